@@ -1,0 +1,247 @@
+"""The Interpolator: two frames and a time in, the frame at that time out.
+
+Frames travel as HxWxC numpy arrays (C = 3 RGB, or 4 RGBA whose alpha plane is moved by the same
+flow and blended by the same mask as the colour), uint8 or uint16. Inside, frames are padded
+(edge-replicated) to the multiple the architecture needs at the chosen ``scale`` and cropped back.
+
+``prepare`` turns a frame into a ``Prepared`` tensor bundle once, including the per-frame encoder
+features for architectures that have them, so a video pipeline pays for them once per source frame
+rather than once per pair or per timestep.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .errors import InputError
+from .models import registry, weights
+from .models.ifnet import warp
+
+log = logging.getLogger(__name__)
+
+SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str  # registry name, or the file name for --model-file
+    family: str
+    parameters: int
+    device: str
+    precision: str
+    scale: float
+    modulo: int  # padding multiple actually used
+
+
+@dataclass
+class Prepared:
+    """One frame made ready for the network (padded, on device, features computed)."""
+
+    rgb: Tensor  # 1 x 3 x H' x W' in [0, 1], model dtype
+    alpha: Tensor | None  # 1 x 1 x H' x W' fp32, when the frame had alpha
+    feat: Tensor | None
+    height: int
+    width: int
+    dtype: np.dtype
+
+
+def _pick_device(device: str) -> torch.device:
+    if device not in DEVICES and not device.startswith("cuda:"):
+        raise InputError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("device 'cuda' asked for, but PyTorch sees no CUDA GPU (CPU build?)")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise InputError("device 'mps' asked for, but it is not available")
+    return torch.device(device)
+
+
+def _pick_dtype(precision: str, device: torch.device) -> torch.dtype:
+    if precision not in PRECISIONS:
+        raise InputError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        return torch.float16 if device.type == "cuda" else torch.float32
+    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+
+
+def _check_t(t: float | Fraction) -> float:
+    try:
+        tf = float(t)
+    except (TypeError, ValueError):
+        raise InputError(f"t must be a number strictly between 0 and 1, got {t!r}") from None
+    if not 0.0 < tf < 1.0:
+        raise InputError(f"t must be strictly between 0 and 1, got {tf:g}")
+    return tf
+
+
+class Interpolator:
+    """RIFE frame interpolation on numpy frames.
+
+    >>> it = Interpolator(model="rife-4.25")          # fetches weights on first use
+    >>> mid = it.interpolate(img0, img1, t=0.5)       # HxWx3 uint8 in, HxWx3 uint8 out
+    """
+
+    def __init__(
+        self,
+        model: str = registry.DEFAULT_MODEL,
+        *,
+        model_file: str | Path | None = None,
+        device: str = "auto",
+        precision: str = "auto",
+        scale: float = 1.0,
+        threads: int | None = None,
+    ) -> None:
+        if scale not in SCALES:
+            raise InputError(f"scale must be one of {', '.join(f'{s:g}' for s in SCALES)}, got {scale}")
+        self.device = _pick_device(device)
+        self.dtype = _pick_dtype(precision, self.device)
+        if threads:
+            torch.set_num_threads(threads)
+        if model_file is not None:
+            sd = weights.read_state_dict(Path(model_file))
+            net, family = weights.build_loaded(sd)
+            name = Path(model_file).name
+        else:
+            spec = registry.get_spec(model)
+            sd = weights.read_state_dict(weights.ensure(spec))
+            net, family = weights.build_loaded(sd, spec.family_spec)
+            name = spec.name
+        self.net = net.to(self.device, self.dtype)
+        self.family = family
+        self.scale = float(scale)
+        self.scales = [s / self.scale for s in family.variant.base_scales]
+        self.modulo = max(family.modulo, int(family.modulo / self.scale))
+        self.info = ModelInfo(
+            name=name,
+            family=family.name,
+            parameters=sum(p.numel() for p in net.parameters()),
+            device=str(self.device),
+            precision={torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[self.dtype],
+            scale=self.scale,
+            modulo=self.modulo,
+        )
+        log.info("loaded %s (%s) on %s/%s", name, family.name, self.device, self.info.precision)
+
+    @classmethod
+    def from_module(cls, net: torch.nn.Module, family: registry.Family, *, scale: float = 1.0,
+                    device: str = "cpu") -> "Interpolator":
+        """Wrap an already built network (tests, custom training code)."""
+        self = cls.__new__(cls)
+        self.device = _pick_device(device)
+        self.dtype = torch.float32
+        self.net = net.eval().to(self.device)
+        self.family = family
+        self.scale = float(scale)
+        self.scales = [s / self.scale for s in family.variant.base_scales]
+        self.modulo = max(family.modulo, int(family.modulo / self.scale))
+        self.info = ModelInfo("custom", family.name, sum(p.numel() for p in net.parameters()),
+                              str(self.device), "fp32", self.scale, self.modulo)
+        return self
+
+    # ---- frames in and out -------------------------------------------------------------------
+
+    @staticmethod
+    def _check_frame(img: np.ndarray, what: str) -> None:
+        if not isinstance(img, np.ndarray):
+            raise InputError(f"{what} must be a numpy array, got {type(img).__name__}")
+        if img.ndim != 3 or img.shape[2] not in (3, 4):
+            raise InputError(f"{what} must be HxWx3 (RGB) or HxWx4 (RGBA), got shape {img.shape}")
+        if img.dtype not in (np.uint8, np.uint16):
+            raise InputError(f"{what} must be uint8 (or uint16), got {img.dtype}")
+        if img.shape[0] < 2 or img.shape[1] < 2:
+            raise InputError(f"{what} is too small: {img.shape[1]}x{img.shape[0]}")
+
+    @torch.inference_mode()
+    def prepare(self, img: np.ndarray) -> Prepared:
+        """Pad, upload and encode one frame; reuse the result for every pair it is part of."""
+        self._check_frame(img, "frame")
+        h, w = img.shape[:2]
+        peak = 255.0 if img.dtype == np.uint8 else 65535.0
+        if not img.flags.writeable or not img.flags.c_contiguous:
+            img = np.array(img, copy=True, order="C")
+        x = torch.from_numpy(img).to(self.device)
+        x = x.permute(2, 0, 1).unsqueeze(0).float().div_(peak)
+        ph = math.ceil(h / self.modulo) * self.modulo
+        pw = math.ceil(w / self.modulo) * self.modulo
+        if (ph, pw) != (h, w):
+            x = F.pad(x, (0, pw - w, 0, ph - h), mode="replicate")
+        rgb = x[:, :3].to(self.dtype).contiguous()
+        alpha = x[:, 3:4].contiguous() if img.shape[2] == 4 else None
+        feat = self.net.features(rgb)
+        return Prepared(rgb, alpha, feat, h, w, img.dtype)
+
+    def _to_numpy(self, x: Tensor, p: Prepared) -> list[np.ndarray]:
+        peak = 255.0 if p.dtype == np.uint8 else 65535.0
+        x = x[:, :, : p.height, : p.width].float().clamp_(0.0, 1.0).mul_(peak).round_()
+        arr = x.permute(0, 2, 3, 1).to("cpu").numpy().astype(p.dtype)
+        return list(arr)
+
+    # ---- inference -----------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def run(self, p0: Prepared, p1: Prepared, ts: Sequence[float], batch: int = 0) -> list[np.ndarray]:
+        """Frames at each time in ``ts`` between two prepared frames (one batch, or chunks)."""
+        if (p0.height, p0.width) != (p1.height, p1.width) or (p0.alpha is None) != (p1.alpha is None):
+            raise InputError(
+                f"frames differ in size or channels: {p0.width}x{p0.height} vs {p1.width}x{p1.height}"
+            )
+        ts = [_check_t(t) for t in ts]
+        step = batch or len(ts)
+        out: list[np.ndarray] = []
+        for i in range(0, len(ts), step):
+            out += self._run_batch(p0, p1, ts[i : i + step])
+        return out
+
+    def _run_batch(self, p0: Prepared, p1: Prepared, ts: list[float]) -> list[np.ndarray]:
+        n = len(ts)
+        _, _, h, w = p0.rgb.shape
+        img0 = p0.rgb.expand(n, -1, -1, -1)
+        img1 = p1.rgb.expand(n, -1, -1, -1)
+        tvec = torch.tensor(ts, device=self.device, dtype=self.dtype).view(n, 1, 1, 1)
+        timestep = tvec.expand(n, 1, h, w)
+        f0 = p0.feat.expand(n, -1, -1, -1) if p0.feat is not None else None
+        f1 = p1.feat.expand(n, -1, -1, -1) if p1.feat is not None else None
+        flow, mask, w0, w1 = self.net(img0, img1, timestep, self.scales, f0, f1)
+        m = torch.sigmoid(mask.float())
+        rgb = w0.float() * m + w1.float() * (1 - m)
+        if p0.alpha is not None:
+            a0 = warp(p0.alpha.expand(n, -1, -1, -1), flow[:, :2])
+            a1 = warp(p1.alpha.expand(n, -1, -1, -1), flow[:, 2:4])
+            rgb = torch.cat((rgb, a0 * m + a1 * (1 - m)), 1)
+        return self._to_numpy(rgb, p0)
+
+    def interpolate(self, img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> np.ndarray:
+        """The frame at time ``t`` (strictly between 0 and 1) between ``img0`` and ``img1``."""
+        return self.interpolate_many(img0, img1, [t])[0]
+
+    def interpolate_many(
+        self, img0: np.ndarray, img1: np.ndarray, ts: Sequence[float]
+    ) -> list[np.ndarray]:
+        """Frames at each time of ``ts`` between ``img0`` and ``img1``, in order."""
+        self._check_frame(img0, "img0")
+        self._check_frame(img1, "img1")
+        if img0.shape != img1.shape or img0.dtype != img1.dtype:
+            raise InputError(
+                f"img0 and img1 differ: {img0.shape} {img0.dtype} vs {img1.shape} {img1.dtype}"
+            )
+        ts = [_check_t(t) for t in ts]
+        if not ts:
+            return []
+        return self.run(self.prepare(img0), self.prepare(img1), ts)
