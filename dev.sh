@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# fluidframes developer entry point.
+#   ./dev.sh demo    create .venv (CPU PyTorch), fetch the default weights, run the demo
+#   ./dev.sh test    create .venv, install test tools, run the whole test suite
+#   ./dev.sh setup   only create/update .venv
+# GPU users: FLUIDFRAMES_TORCH_SPEC overrides the torch requirement and FLUIDFRAMES_TORCH_ARGS adds
+# pip options for it, e.g. a CUDA build from PyTorch's own package index (see README).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+TORCH_SPEC=${FLUIDFRAMES_TORCH_SPEC:-torch==2.13.0}
+
+setup() {
+    if [ ! -x .venv/bin/python ]; then
+        "$PYTHON" -m venv .venv
+    fi
+    # torch first and pinned, so nothing later pulls a multi-GB CUDA build on a CPU machine.
+    # shellcheck disable=SC2086
+    .venv/bin/python -m pip install -q --disable-pip-version-check "$TORCH_SPEC" ${FLUIDFRAMES_TORCH_ARGS:-}
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[server,test]"
+}
+
+need_ffmpeg() {
+    # The test suite checks outputs with an independent tool (ffprobe); the product never uses it.
+    if ! command -v ffprobe >/dev/null 2>&1; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null
+        else
+            echo "dev.sh: the tests need ffprobe (install ffmpeg with your package manager)" >&2
+            exit 2
+        fi
+    fi
+}
+
+case "${1:-demo}" in
+    setup) setup ;;
+    demo)
+        setup
+        shift || true
+        .venv/bin/fluidframes demo "$@"
+        ;;
+    test)
+        setup
+        need_ffmpeg
+        shift || true
+        .venv/bin/python -m pytest -q "$@"
+        ;;
+    *)
+        echo "usage: ./dev.sh [demo|test|setup]" >&2
+        exit 2
+        ;;
+esac
