@@ -90,7 +90,9 @@ def parse_rate(text: str | int | Fraction) -> Fraction:
         rate = Fraction(text)
     else:
         if not isinstance(text, str):
-            raise InputError(f"invalid frame rate {text!r}: expected text like 60, 59.94 or 60000/1001")
+            raise InputError(
+                f"invalid frame rate {text!r}: expected text like 60, 59.94 or 60000/1001"
+            )
         m = _RATE_RE.match(text)
         if m is None:
             raise InputError(f"invalid frame rate {text!r}: expected e.g. 60, 59.94 or 60000/1001")
@@ -121,9 +123,10 @@ class RateSpec:
     slowmo: bool = False
 
     def __post_init__(self) -> None:
-        if self.multi is not None:
-            if isinstance(self.multi, bool) or not isinstance(self.multi, int) or self.multi < 2:
-                raise InputError(f"--multi must be an integer >= 2, got {self.multi!r}")
+        if self.multi is not None and (
+            isinstance(self.multi, bool) or not isinstance(self.multi, int) or self.multi < 2
+        ):
+            raise InputError(f"--multi must be an integer >= 2, got {self.multi!r}")
         if self.fps is not None:
             object.__setattr__(self, "fps", parse_rate(self.fps))  # type: ignore[arg-type]
         if self.multi is not None and self.fps is not None and not self.slowmo:
@@ -292,13 +295,23 @@ class TimingPlan:
         if prev is not None and rel <= prev.pts + self.tolerance:
             self.ignored.append(index)
             kind = "duplicate" if rel >= prev.pts else "out-of-order"
-            log.warning("ignoring source frame %d: %s timestamp %s (previous frame %d at %s)",
-                        index, kind, pts, prev.index, prev.pts + self._origin)
+            log.warning(
+                "ignoring source frame %d: %s timestamp %s (previous frame %d at %s)",
+                index,
+                kind,
+                pts,
+                prev.index,
+                prev.pts + self._origin,
+            )
             return []
         if end is not None and rel >= end:
             self.ignored.append(index)
-            log.warning("ignoring source frame %d at %s: past the source end %s",
-                        index, pts, self.source_end)
+            log.warning(
+                "ignoring source frame %d at %s: past the source end %s",
+                index,
+                pts,
+                self.source_end,
+            )
             return []
         steps: list[Step] = []
         if prev is None:
@@ -366,11 +379,11 @@ def plan_steps(
     tolerance: Fraction = Fraction(0),
 ) -> list[Step]:
     """Batch convenience: all steps for a list of source pts (frame ``i`` has ``pts[i]``)."""
-    plan = TimingPlan(out_rate, tempo, source_end=source_end, source_rate=source_rate,
-                      tolerance=tolerance)
+    plan = TimingPlan(
+        out_rate, tempo, source_end=source_end, source_rate=source_rate, tolerance=tolerance
+    )
     steps: list[Step] = []
     for i, p in enumerate(pts):
         steps.extend(plan.feed(i, p))
     steps.extend(plan.finish(last_frame_duration))
     return steps
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from fractions import Fraction as F
 
@@ -37,7 +38,9 @@ def test_parse_rate_ok(text, expected):
     assert parse_rate(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "abc", "0", "-5", "0/1", "60/0", "1e3", "60fps", "nan", True, 1.5])
+@pytest.mark.parametrize(
+    "text", ["", "abc", "0", "-5", "0/1", "60/0", "1e3", "60fps", "nan", True, 1.5]
+)
 def test_parse_rate_bad(text):
     with pytest.raises(InputError):
         parse_rate(text)
@@ -49,7 +52,7 @@ def test_parse_rate_bad(text):
 def test_ratespec_validation_and_exp():
     assert RateSpec.from_exp(2).multi == 4
     assert RateSpec(fps="59.94").fps == F(60000, 1001)
-    for bad in (dict(multi=1), dict(multi=0), dict(multi=2.5), dict(multi=2, fps=F(60))):
+    for bad in ({"multi": 1}, {"multi": 0}, {"multi": 2.5}, {"multi": 2, "fps": F(60)}):
         with pytest.raises(InputError):
             RateSpec(**bad)
     with pytest.raises(InputError):
@@ -93,12 +96,13 @@ def check_invariants(steps: list[Step], pts: list[F], out_rate: F, tempo: F = F(
         else:
             assert rel[s.left] == s.src_time
     times = [s.time for s in steps]
-    assert all(a < b for a, b in zip(times, times[1:]))
+    assert all(a < b for a, b in itertools.pairwise(times))
 
 
 rates = st.one_of(
-    st.sampled_from([F(24000, 1001), F(24), F(25), F(30000, 1001), F(30), F(50),
-                     F(60000, 1001), F(60), F(120)]),
+    st.sampled_from(
+        [F(24000, 1001), F(24), F(25), F(30000, 1001), F(30), F(50), F(60000, 1001), F(60), F(120)]
+    ),
     # any rational between 1 and 240 fps
     st.integers(1, 1001).flatmap(lambda d: st.builds(F, st.integers(d, 240 * d), st.just(d))),
 )
@@ -150,7 +154,14 @@ def test_24_to_60_pattern():
     steps = plan_steps(cfr(4, src), F(60), source_rate=src)
     assert len(steps) == 10
     assert [s.t for s in steps[:6]] == [0, F(2, 5), F(4, 5), F(1, 5), F(3, 5), 0]
-    assert [(s.left, s.right) for s in steps[:6]] == [(0, 0), (0, 1), (0, 1), (1, 2), (1, 2), (2, 2)]
+    assert [(s.left, s.right) for s in steps[:6]] == [
+        (0, 0),
+        (0, 1),
+        (0, 1),
+        (1, 2),
+        (1, 2),
+        (2, 2),
+    ]
 
 
 @settings(max_examples=60, deadline=None)
@@ -174,13 +185,20 @@ def test_slowmo_with_fps():
 # ---------------------------------------------------------------------------------- VFR
 
 
-vfr_gaps = st.lists(st.builds(F, st.integers(1, 120), st.sampled_from([1000, 1001, 90000, 48])),
-                    min_size=0, max_size=30)
+vfr_gaps = st.lists(
+    st.builds(F, st.integers(1, 120), st.sampled_from([1000, 1001, 90000, 48])),
+    min_size=0,
+    max_size=30,
+)
 
 
 @settings(max_examples=150, deadline=None)
-@given(gaps=vfr_gaps, out=rates, start=st.builds(F, st.integers(0, 10**6), st.just(90000)),
-       last=st.builds(F, st.integers(1, 100), st.just(1000)))
+@given(
+    gaps=vfr_gaps,
+    out=rates,
+    start=st.builds(F, st.integers(0, 10**6), st.just(90000)),
+    last=st.builds(F, st.integers(1, 100), st.just(1000)),
+)
 def test_vfr_properties(gaps, out, start, last):
     pts = [start]
     for g in gaps:
@@ -202,7 +220,12 @@ def test_vfr_uses_real_timestamps():
     steps = plan_steps(pts, F(20), last_frame_duration=F(1, 10))
     assert len(steps) == 10
     assert [(s.left, s.right, s.t) for s in steps[:5]] == [
-        (0, 0, 0), (0, 1, F(1, 2)), (1, 1, 0), (1, 2, F(1, 6)), (1, 2, F(1, 3))]
+        (0, 0, 0),
+        (0, 1, F(1, 2)),
+        (1, 1, 0),
+        (1, 2, F(1, 6)),
+        (1, 2, F(1, 3)),
+    ]
     assert all(s.left == s.right == 2 for s in steps[8:])
 
 
@@ -243,7 +266,13 @@ def test_gaps_in_index_allowed():
     plan = TimingPlan(F(50), source_rate=F(25))
     s = plan.feed(0, F(0)) + plan.feed(2, F(2, 25)) + plan.finish()
     assert [(x.left, x.right, x.t) for x in s] == [
-        (0, 0, 0), (0, 2, F(1, 4)), (0, 2, F(1, 2)), (0, 2, F(3, 4)), (2, 2, 0), (2, 2, 0)]
+        (0, 0, 0),
+        (0, 2, F(1, 4)),
+        (0, 2, F(1, 2)),
+        (0, 2, F(3, 4)),
+        (2, 2, 0),
+        (2, 2, 0),
+    ]
     assert len(steps) == len(s)
 
 
