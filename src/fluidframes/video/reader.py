@@ -245,6 +245,7 @@ def _probe_images(folder: Path, input_fps: Fraction | None) -> VideoInfo:
         if not container.streams.video:
             raise MediaInputError(f"not an image: {files[0]}")
         frame = _first_frame(container, container.streams.video[0], files[0])
+        codec = container.streams.video[0].codec_context.name
     depth, alpha = _format_depth(frame.format)
     return VideoInfo(
         path=folder, width=frame.width, height=frame.height, rate=rate, start=Fraction(0),
@@ -252,7 +253,7 @@ def _probe_images(folder: Path, input_fps: Fraction | None) -> VideoInfo:
         pix_fmt=frame.format.name, bit_depth=depth, has_alpha=alpha,
         color_range=_range(frame.color_range), colorspace=_spec(frame.colorspace),
         color_primaries=_spec(frame.color_primaries), color_trc=_spec(frame.color_trc),
-        sample_aspect_ratio=None, codec=container.streams.video[0].codec_context.name,
+        sample_aspect_ratio=None, codec=codec,
         container="image2", is_image_sequence=True, image_files=files,
     )
 
