@@ -306,8 +306,9 @@ def _mux(video_tmp: Path, part: Path, kind: str, source: VideoInfo | None, audio
     try:
         vs_in = vin.streams.video[0]
         vs_out = out.add_stream_from_template(vs_in)
-        if vs_in.metadata.get("alpha_mode"):
-            vs_out.metadata["alpha_mode"] = vs_in.metadata["alpha_mode"]
+        for key, value in vs_in.metadata.items():
+            if key.lower() == "alpha_mode":
+                vs_out.metadata["alpha_mode"] = value
         copies: dict[int, Any] = {}
         encoders: dict[int, _AudioEncoder] = {}
         converters: dict[int, _SubConverter] = {}

@@ -291,7 +291,7 @@ def _probe_file(path: Path, input_fps: Fraction | None) -> VideoInfo:
         duration = _duration(container, stream, start)
         frame_count = stream.frames or (round(duration * rate) if duration else None)
         decoder = None
-        if stream.metadata.get("alpha_mode") == "1" and cc.name in ("vp9", "vp8"):
+        if _alpha_mode(stream) and cc.name in ("vp9", "vp8"):
             decoder = "libvpx-vp9" if cc.name == "vp9" else "libvpx"
         vfr = _looks_vfr(container, stream)
         index = stream.index
@@ -336,6 +336,11 @@ def _first_frame_with(container: Any, stream: Any, decoder: str | None, path: Pa
     except av.FFmpegError as exc:
         raise MediaInputError(f"cannot read {path}: {_short(exc)}") from None
     raise MediaInputError(f"zero frames in {path}")
+
+
+def _alpha_mode(stream: Any) -> bool:
+    """VP8/VP9 alpha lives in a side channel flagged by the (case varies) ALPHA_MODE tag."""
+    return any(k.lower() == "alpha_mode" and v == "1" for k, v in stream.metadata.items())
 
 
 def _rotation(frame: Any) -> int:
