@@ -72,7 +72,10 @@ class MuxReport:
     audio_duration: float | None
     video_start: float
     audio_start: float | None
-    av_offset: float | None  # audio_start - video_start in the output
+    # audio_start - video_start in the output. Audio before the source's first video frame is
+    # trimmed (whole packets when copying), so a source whose audio starts *earlier* than its
+    # video gives ~0 here (mp4/mov edit lists) or the source offset (mkv/webm shift all streams).
+    av_offset: float | None
     path: Path | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -375,8 +378,8 @@ def _mux(video_tmp: Path, part: Path, kind: str, source: VideoInfo | None, audio
             if c is not None:
                 try:
                     c.close()
-                except Exception:  # noqa: BLE001 - closing after an error
-                    pass
+                except Exception as exc:  # noqa: BLE001 - closing after an error
+                    log.debug("closing after an error: %s", exc)
 
 
 def _copy_chapters(out: Any, source: VideoInfo | None, tempo: Fraction, shift: Fraction) -> int:
@@ -510,7 +513,7 @@ def finalize(
     try:
         try:
             _mux(video_tmp, part, kind, source, tracks, subs, tempo, shift, chapters)
-        except Exception as exc:  # noqa: BLE001 - subtitles must never cost the video
+        except Exception as exc:  # subtitles must never cost the video
             if not subs:
                 raise
             _remove(part)

@@ -22,6 +22,7 @@ Decisions
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import sys
@@ -348,7 +349,7 @@ def _rotation(frame: Any) -> int:
         rot = frame.rotation
     except (AttributeError, av.FFmpegError):
         return 0
-    return int(round((rot or 0) / 90.0)) * 90 % 360
+    return round((rot or 0) / 90.0) * 90 % 360
 
 
 def _nominal_rate(stream: Any, input_fps: Fraction | None) -> Fraction:
@@ -382,7 +383,7 @@ def _looks_vfr(container: Any, stream: Any) -> bool:
     except av.FFmpegError:
         pass
     pts = sorted(set(pts))
-    steps = [b - a for a, b in zip(pts, pts[1:])]
+    steps = [b - a for a, b in itertools.pairwise(pts)]
     if len(steps) < 2:
         return False
     lo, hi = min(steps), max(steps)

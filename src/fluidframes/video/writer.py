@@ -38,7 +38,7 @@ import shutil
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Self
 
 import av
 import numpy as np
@@ -488,8 +488,8 @@ class VideoWriter:
         if container is not None:
             try:
                 container.close()
-            except Exception:  # noqa: BLE001 - best effort while aborting
-                pass
+            except Exception as exc:  # noqa: BLE001 - best effort while aborting
+                log.debug("closing %s while aborting: %s", self.tmp, exc)
             self._container = None
         tmp = getattr(self, "tmp", None)
         if tmp is not None:
@@ -504,10 +504,10 @@ class VideoWriter:
                 pass
         self._created_dirs.clear()
 
-    def __enter__(self) -> VideoWriter:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         if exc_type is not None:
             self.abort()
 
