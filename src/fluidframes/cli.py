@@ -161,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_video import add_video_commands
 
     add_video_commands(sub, _add_model_options)
+    from .server.cli import add_serve_command
+    add_serve_command(sub)
 
     p = sub.add_parser("pair", help="interpolate between two images")
     p.add_argument("img0")

@@ -1,0 +1,11 @@
+"""The web app behind ``fluidframes serve``: a local studio and HTTP API over the pipeline.
+
+Nothing here is imported by ``fluidframes --help``; FastAPI and uvicorn (the ``server`` extra)
+are imported only when the app is built (:func:`fluidframes.server.app.create_app`).
+
+Modules: ``config`` (settings, safety checks), ``store`` (SQLite jobs), ``files`` (on-disk
+layout, name sanitising), ``uploads`` (streaming multipart with a size limit), ``options``
+(form fields -> pipeline options), ``runner`` (worker threads, model reuse, live progress),
+``preview`` (browser-playable renditions), ``security`` (token / host / origin checks),
+``app`` (routes), ``cli`` (the ``serve`` subcommand).
+"""

@@ -1,0 +1,239 @@
+"""Worker threads that run queued jobs through the pipeline, one at a time per worker.
+
+Decisions
+---------
+* ``workers`` threads (default 1) pull the oldest queued job from the store with an atomic claim;
+  with one device, one job at a time is what keeps a GPU or the CPU's cores fully used without
+  jobs fighting for memory.
+* Models are loaded once per (model, scale) and handed to the pipeline as ``interpolator=``; the
+  few most recent stay loaded, so a queue of jobs with the same model never reloads weights.
+* Cancel is a ``threading.Event`` per job, created on first use by either side, so a cancel that
+  races a claim is never lost. Stopping the server cancels running jobs and records them as
+  ``interrupted`` (re-runnable), the same state a crash leaves after :meth:`JobStore.recover`.
+* Live progress goes to the store at most every ``PROGRESS_EVERY`` seconds and bumps a version
+  counter in :class:`Changes`; the SSE endpoints poll that counter (cheap, no cross-thread
+  asyncio plumbing) and read the job from the store when it moved.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+from ..errors import CancelledError, FluidFramesError
+from .config import ServerConfig
+from .files import Layout
+from .store import Job, JobStore
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 0.3  # seconds between progress writes per job
+MODELS_KEPT = 2
+
+
+class Changes:
+    """Monotonic change counters: one per job and one for the whole list."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: dict[str, int] = {}
+        self.total = 0
+
+    def bump(self, job_id: str) -> None:
+        with self._lock:
+            self._jobs[job_id] = self._jobs.get(job_id, 0) + 1
+            self.total += 1
+
+    def of(self, job_id: str) -> int:
+        with self._lock:
+            return self._jobs.get(job_id, 0)
+
+
+class ModelPool:
+    """Loaded :class:`Interpolator` objects, reused across jobs (least recently used dropped)."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._models: OrderedDict[tuple, object] = OrderedDict()
+
+    def get(self, model: str, scale: float):
+        from ..engine import Interpolator
+
+        key = (model, float(scale))
+        with self._lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+            c = self.config
+            log.info("loading model %s (scale %g) on %s", model, scale, c.device)
+            if c.model_file is not None:
+                it = Interpolator(model_file=c.model_file, device=c.device, precision=c.precision,
+                                  scale=scale, threads=c.threads)
+            else:
+                it = Interpolator(model=model, device=c.device, precision=c.precision,
+                                  scale=scale, threads=c.threads)
+            self._models[key] = it
+            while len(self._models) > MODELS_KEPT:
+                self._models.popitem(last=False)
+            return it
+
+    @property
+    def loaded(self) -> list[str]:
+        with self._lock:
+            return [f"{m}@{s:g}" for m, s in self._models]
+
+
+class Runner:
+    def __init__(self, store: JobStore, layout: Layout, config: ServerConfig,
+                 changes: Changes) -> None:
+        self.store, self.layout, self.config, self.changes = store, layout, config, changes
+        self.models = ModelPool(config)
+        self._events: dict[str, threading.Event] = {}
+        self._running: set[str] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Condition()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # -- control -------------------------------------------------------------------------------
+    def start(self) -> None:
+        for n in range(self.config.workers):
+            t = threading.Thread(target=self._loop, name=f"ff-worker-{n}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking jobs; cancel running ones (they become ``interrupted``)."""
+        self._stop.set()
+        with self._lock:
+            for job_id in self._running:
+                self._event(job_id).set()
+        self.notify()
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    def notify(self) -> None:
+        with self._wake:
+            self._wake.notify_all()
+
+    def _event(self, job_id: str) -> threading.Event:
+        with self._lock:
+            return self._events.setdefault(job_id, threading.Event())
+
+    def cancel(self, job_id: str) -> None:
+        self._event(job_id).set()
+
+    def reset(self, job_id: str) -> None:
+        """Forget a stale cancel flag before a job is queued again."""
+        with self._lock:
+            self._events.pop(job_id, None)
+
+    def is_running(self, job_id: str) -> bool:
+        with self._lock:
+            return job_id in self._running
+
+    def wait_idle(self, job_id: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.is_running(job_id):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    # -- the loop ------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            job = self.store.claim_next()
+            if job is None:
+                with self._wake:
+                    self._wake.wait(1.0)
+                continue
+            with self._lock:
+                self._running.add(job.id)
+            try:
+                self.changes.bump(job.id)
+                self._run(job)
+            except Exception:  # noqa: BLE001 - a worker must survive anything one job does
+                log.exception("job %s: unexpected failure in the worker", job.id)
+            finally:
+                with self._lock:
+                    self._running.discard(job.id)
+                    self._events.pop(job.id, None)
+                self.changes.bump(job.id)
+
+    def _run(self, job: Job) -> None:
+        from ..pipeline import Progress, interpolate_video
+
+        cancel = self._event(job.id)
+        out_dir = self.layout.output_dir(job.id)
+        self.layout.clear_output(job.id)
+        src = self.layout.job_dir(job.id) / job.input_file
+        dst = out_dir / f"result.{job.format}"
+        last = [0.0]
+
+        def progress(p: Progress) -> None:
+            now = time.monotonic()
+            if now - last[0] < PROGRESS_EVERY and p.frames_out != p.frames_total:
+                return
+            last[0] = now
+            self.store.update(job.id, frames_out=p.frames_out, frames_total=p.frames_total,
+                              frames_in=p.frames_in, elapsed=round(p.elapsed, 3),
+                              fps=round(p.fps, 3), eta=None if p.eta is None else round(p.eta, 2))
+            self.changes.bump(job.id)
+
+        opts = dict(job.options)
+        model = opts.pop("model", None) or ""
+        opts.pop("model_file", None)
+        t0 = time.monotonic()
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            interp = self.models.get(model, opts.get("scale", 1.0))
+            summary = interpolate_video(src, dst, progress=progress, cancel=cancel,
+                                        interpolator=interp, overwrite=True, **opts)
+        except CancelledError:
+            status = "interrupted" if self._stop.is_set() else "cancelled"
+            msg = ("the server stopped while this job was running; re-run it"
+                   if status == "interrupted" else "cancelled; no output was written")
+            self._finish(job, status=status, error=msg)
+            return
+        except FluidFramesError as exc:
+            self._finish(job, status="failed", error=str(exc))
+            return
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                msg = f"the disk is full ({exc.filename or self.layout.root}): free space and re-run"
+            else:
+                msg = f"file error: {exc.strerror or exc}"
+            self._finish(job, status="failed", error=msg)
+            return
+        except Exception as exc:  # noqa: BLE001 - shown on the page, logged with traceback
+            log.exception("job %s failed", job.id)
+            self._finish(job, status="failed", error=f"internal error: {type(exc).__name__}: {exc}")
+            return
+        elapsed = time.monotonic() - t0
+        rel = str(Path(dst).relative_to(self.layout.job_dir(job.id)))
+        ok = self.store.update(
+            job.id, expect=("running",), status="done", output_file=rel,
+            output_size=dst.stat().st_size, summary=summary.to_dict(), finished=time.time(),
+            frames_out=summary.frames_out, frames_total=summary.frames_out,
+            frames_in=summary.frames_in, elapsed=round(elapsed, 3),
+            fps=round(summary.speed_fps, 3), eta=0.0, error=None,
+        )
+        if not ok:  # deleted while running
+            self.layout.remove_job(job.id)
+        log.info("job %s done: %s", job.id, summary.line())
+
+    def _finish(self, job: Job, *, status: str, error: str) -> None:
+        self.layout.clear_output(job.id)
+        ok = self.store.update(job.id, expect=("running",), status=status, error=error,
+                               finished=time.time(), eta=None)
+        if not ok:
+            if self.store.get(job.id) is None:
+                self.layout.remove_job(job.id)
+        log.info("job %s %s: %s", job.id, status, error)
