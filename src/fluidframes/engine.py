@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .backends import BACKENDS
+from .backends.torch_fast import FastIFNet, FrameCache
 from .errors import InputError
 from .models import registry, weights
 from .models.ifnet import warp
@@ -43,6 +45,7 @@ class ModelInfo:
     precision: str
     scale: float
     modulo: int  # padding multiple actually used
+    backend: str = "eager"  # 'torch' (fast path, fluidframes.backends.torch_fast) or 'eager'
 
 
 @dataclass
@@ -55,6 +58,7 @@ class Prepared:
     height: int
     width: int
     dtype: np.dtype
+    cache: FrameCache | None = None  # the fast backend's per-frame tensors
 
 
 def _pick_device(device: str) -> torch.device:
@@ -79,6 +83,22 @@ def _pick_dtype(precision: str, device: torch.device) -> torch.dtype:
     if precision == "auto":
         return torch.float16 if device.type == "cuda" else torch.float32
     return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+
+
+_PRECISION_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
+
+
+def _pick_backend(backend: str, scales: Sequence[float]) -> str:
+    """'torch' (the fast path) wherever its exact rewrites apply, else 'eager'."""
+    if backend not in BACKENDS:
+        raise InputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    fast_ok = FastIFNet.supports(scales)
+    if backend == "auto":
+        return "torch" if fast_ok else "eager"
+    if backend == "torch" and not fast_ok:
+        raise InputError(f"backend 'torch' needs power-of-two block scales; scale gives {scales}"
+                         " (use backend 'eager')")
+    return backend
 
 
 def _check_t(t: float | Fraction) -> float:
@@ -107,6 +127,7 @@ class Interpolator:
         precision: str = "auto",
         scale: float = 1.0,
         threads: int | None = None,
+        backend: str = "auto",
     ) -> None:
         if scale not in SCALES:
             raise InputError(f"scale must be one of {', '.join(f'{s:g}' for s in SCALES)}, got {scale}")
@@ -123,36 +144,54 @@ class Interpolator:
             sd = weights.read_state_dict(weights.ensure(spec))
             net, family = weights.build_loaded(sd, spec.family_spec)
             name = spec.name
-        self.net = net.to(self.device, self.dtype)
         self.family = family
         self.scale = float(scale)
         self.scales = [s / self.scale for s in family.variant.base_scales]
         self.modulo = max(family.modulo, int(family.modulo / self.scale))
+        self._setup_backend(net.eval(), backend)
         self.info = ModelInfo(
             name=name,
             family=family.name,
             parameters=sum(p.numel() for p in net.parameters()),
             device=str(self.device),
-            precision={torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[self.dtype],
+            precision=_PRECISION_NAMES[self.dtype],
             scale=self.scale,
             modulo=self.modulo,
+            backend=self.backend,
         )
-        log.info("loaded %s (%s) on %s/%s", name, family.name, self.device, self.info.precision)
+        log.info("loaded %s (%s) on %s/%s, backend %s", name, family.name, self.device,
+                 self.info.precision, self.backend)
+
+    def _setup_backend(self, net: torch.nn.Module, backend: str) -> None:
+        """Choose and build the execution path (see :func:`_pick_backend`)."""
+        self.backend = _pick_backend(backend, self.scales)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes per video: autotune once
+        self._fast: FastIFNet | None = None
+        if self.backend == "torch":
+            # weights stay fp32 in the module; the fast path keeps its own conv copies
+            self.net = net.to(self.device, torch.float32)
+            self._fast = FastIFNet(self.net, conv_dtype=self.dtype,
+                                   channels_last=self.device.type != "mps")
+        else:
+            self.net = net.to(self.device, self.dtype)
 
     @classmethod
     def from_module(cls, net: torch.nn.Module, family: registry.Family, *, scale: float = 1.0,
-                    device: str = "cpu") -> "Interpolator":
+                    device: str = "cpu", backend: str = "auto", precision: str = "auto",
+                    ) -> "Interpolator":
         """Wrap an already built network (tests, custom training code)."""
         self = cls.__new__(cls)
         self.device = _pick_device(device)
-        self.dtype = torch.float32
-        self.net = net.eval().to(self.device)
+        self.dtype = _pick_dtype(precision, self.device) if precision != "auto" else torch.float32
         self.family = family
         self.scale = float(scale)
         self.scales = [s / self.scale for s in family.variant.base_scales]
         self.modulo = max(family.modulo, int(family.modulo / self.scale))
+        self._setup_backend(net.eval(), backend)
         self.info = ModelInfo("custom", family.name, sum(p.numel() for p in net.parameters()),
-                              str(self.device), "fp32", self.scale, self.modulo)
+                              str(self.device), _PRECISION_NAMES[self.dtype], self.scale,
+                              self.modulo, self.backend)
         return self
 
     # ---- frames in and out -------------------------------------------------------------------
@@ -176,22 +215,32 @@ class Interpolator:
         peak = 255.0 if img.dtype == np.uint8 else 65535.0
         if not img.flags.writeable or not img.flags.c_contiguous:
             img = np.array(img, copy=True, order="C")
-        x = torch.from_numpy(img).to(self.device)
+        x = torch.from_numpy(img)
+        if self.device.type == "cuda":
+            x = x.pin_memory().to(self.device, non_blocking=True)  # async H2D copy
+        else:
+            x = x.to(self.device)
         x = x.permute(2, 0, 1).unsqueeze(0).float().div_(peak)
         ph = math.ceil(h / self.modulo) * self.modulo
         pw = math.ceil(w / self.modulo) * self.modulo
         if (ph, pw) != (h, w):
             x = F.pad(x, (0, pw - w, 0, ph - h), mode="replicate")
-        rgb = x[:, :3].to(self.dtype).contiguous()
         alpha = x[:, 3:4].contiguous() if img.shape[2] == 4 else None
+        if self._fast is not None:
+            rgb = x[:, :3].contiguous()
+            feat = self._fast.features(rgb)
+            return Prepared(rgb, alpha, feat, h, w, img.dtype, self._fast.frame_cache(rgb, feat))
+        rgb = x[:, :3].to(self.dtype).contiguous()
         feat = self.net.features(rgb)
         return Prepared(rgb, alpha, feat, h, w, img.dtype)
 
     def _to_numpy(self, x: Tensor, p: Prepared) -> list[np.ndarray]:
         peak = 255.0 if p.dtype == np.uint8 else 65535.0
         x = x[:, :, : p.height, : p.width].float().clamp_(0.0, 1.0).mul_(peak).round_()
-        arr = x.permute(0, 2, 3, 1).to("cpu").numpy().astype(p.dtype)
-        return list(arr)
+        # narrow to integers first, then one channels-last copy of 1-4 bytes per sample
+        x = x.to(torch.uint8 if p.dtype == np.uint8 else torch.int32)
+        arr = x.permute(0, 2, 3, 1).to("cpu").contiguous().numpy()
+        return list(arr.astype(p.dtype, copy=False))
 
     # ---- inference -----------------------------------------------------------------------------
 
@@ -211,6 +260,10 @@ class Interpolator:
 
     def _run_batch(self, p0: Prepared, p1: Prepared, ts: list[float]) -> list[np.ndarray]:
         n = len(ts)
+        if self._fast is not None and p0.cache is not None and p1.cache is not None:
+            tvec = torch.tensor(ts, device=self.device, dtype=torch.float32)
+            flow, mask, w0, w1 = self._fast.run(p0.cache, p1.cache, tvec, self.scales)
+            return self._blend(flow, mask, w0, w1, p0, p1, n)
         _, _, h, w = p0.rgb.shape
         img0 = p0.rgb.expand(n, -1, -1, -1)
         img1 = p1.rgb.expand(n, -1, -1, -1)
@@ -219,6 +272,10 @@ class Interpolator:
         f0 = p0.feat.expand(n, -1, -1, -1) if p0.feat is not None else None
         f1 = p1.feat.expand(n, -1, -1, -1) if p1.feat is not None else None
         flow, mask, w0, w1 = self.net(img0, img1, timestep, self.scales, f0, f1)
+        return self._blend(flow, mask, w0, w1, p0, p1, n)
+
+    def _blend(self, flow: Tensor, mask: Tensor, w0: Tensor, w1: Tensor, p0: Prepared,
+               p1: Prepared, n: int) -> list[np.ndarray]:
         m = torch.sigmoid(mask.float())
         rgb = w0.float() * m + w1.float() * (1 - m)
         if p0.alpha is not None:

@@ -1,0 +1,287 @@
+"""The fast PyTorch path: IFNet computed at each block's own resolution, convolutions on oneDNN.
+
+Same maths as :class:`fluidframes.models.ifnet.IFNet` (the reference, kept as it is), reorganised
+so that the memory-bound work shrinks. Measured on the 2-core AVX-512 CPU this project develops on
+(1280x720, one timestep; see ``benchmarks/`` and docs/ARCHITECTURE.md), the reference forward of
+rife-4.25 spends ~40 % of its time in convolutions and ~60 % in full-resolution ``cat``, resize,
+``add``/``mul`` and ``grid_sample`` passes. Three exact rewrites remove most of the latter:
+
+1. **Sample-point warping.** Block *k+1* at downscale ``s`` only ever sees
+   ``bilinear_down_s(warp(img, flow))``. Bilinear downscaling by an even integer ``s`` with
+   ``align_corners=False`` reads exactly two neighbouring pixels per axis (offsets ``s/2-1`` and
+   ``s/2`` of each ``s``-cell) with weights 1/2, so only those 4 pixels per output pixel need to be
+   warped: ``grid_sample`` runs on ``4/s**2`` of the frame, followed by a 2x2 mean. For ``s = 16``
+   that is 1/64 of the work, and the 24-channel full-resolution ``cat`` disappears.
+2. **Resize composition.** ``down_s(up_{2s}(x)) == up_2(x)`` exactly for bilinear
+   ``align_corners=False`` (the two sample points lie in the same linear piece), so the hidden
+   features passed from block to block never leave block resolution. Only flow and mask (5
+   channels) are kept at full resolution, because the output needs them there.
+3. **Folded residual gain.** ``conv(x) * beta`` is a conv with ``weight * beta`` and
+   ``bias * beta``; the residual add and LeakyReLU then run in place.
+
+Independently of those, the convolutions run in ``channels_last`` (oneDNN's native layout, 2x
+faster than NCHW for these shapes here) and optionally in bf16 (fp16 on CUDA): only the
+convolution trunk of each block and the per-frame encoder change dtype; flow accumulation,
+resizes, warps and the mask stay fp32, because flows in bf16 lose whole pixels.
+
+Scales that are not integer powers of two (``scale=2`` or ``4`` on the Interpolator, which
+upsamples inside the net) fall back to the reference forward.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..models.ifnet import IFNet, warp
+
+log = logging.getLogger(__name__)
+
+_LRELU = 0.2
+
+
+@dataclass
+class _Conv:
+    weight: Tensor
+    bias: Tensor
+    stride: int = 1
+
+
+@dataclass
+class _Block:
+    conv0: list[_Conv]
+    res: list[_Conv]
+    last: _Conv  # transposed conv, stride 2, padding 1
+
+
+@dataclass
+class FrameCache:
+    """Per-frame tensors the fast path reuses across every pair and timestep of that frame.
+
+    ``src`` is the frame with its encoder features stacked on (1 x (3+F) x H x W, fp32), the one
+    tensor every warp samples; ``down`` holds its bilinear downscales, keyed by factor.
+    """
+
+    src: Tensor
+    down: dict[int, Tensor] = field(default_factory=dict)
+
+
+def _is_pow2(s: float) -> bool:
+    return s >= 1 and float(s).is_integer() and (int(s) & (int(s) - 1)) == 0
+
+
+def _cells(x: Tensor, s: int) -> Tensor:
+    """The 2x2 pixels of every ``s``-cell that bilinear ``1/s`` downscaling reads (``s`` even).
+
+    Returns N x C x 2H/s x 2W/s, each 2x2 tile being one cell's sample points.
+    """
+    if s == 2:
+        return x
+    n, c, h, w = x.shape
+    a = s // 2 - 1
+    v = x.view(n, c, h // s, s, w // s, s)[:, :, :, a : a + 2, :, a : a + 2]
+    return v.reshape(n, c, 2 * (h // s), 2 * (w // s))
+
+
+def _down(x: Tensor, s: int) -> Tensor:
+    """Exactly ``F.interpolate(x, scale_factor=1/s, mode='bilinear')`` for integer ``s``."""
+    if s == 1:
+        return x
+    return F.avg_pool2d(_cells(x, s), 2)
+
+
+class _PointGrids:
+    """Normalised ``grid_sample`` coordinates of the sample points, per (H, W, s, device)."""
+
+    def __init__(self) -> None:
+        self._grids: dict[tuple, Tensor] = {}
+
+    def get(self, h: int, w: int, s: int, device: torch.device) -> Tensor:
+        key = (h, w, s, device)
+        g = self._grids.get(key)
+        if g is None:
+            ys = torch.arange(h, device=device, dtype=torch.float32) * (2.0 / max(h - 1, 1)) - 1.0
+            xs = torch.arange(w, device=device, dtype=torch.float32) * (2.0 / max(w - 1, 1)) - 1.0
+            if s > 1:
+                ys = _cells(ys.view(1, 1, h, 1).expand(1, 1, h, s), s)[0, 0, :, 0]
+                xs = _cells(xs.view(1, 1, 1, w).expand(1, 1, s, w), s)[0, 0, 0, :]
+            gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+            g = torch.stack((gx, gy), -1).unsqueeze(0).contiguous()
+            if len(self._grids) > 16:
+                self._grids.clear()
+            self._grids[key] = g
+        return g
+
+
+class FastIFNet:
+    """Runs a loaded :class:`IFNet` the fast way; see the module docstring.
+
+    ``conv_dtype`` is the dtype of the convolutions only (fp32, bf16 or fp16).
+    """
+
+    def __init__(self, net: IFNet, conv_dtype: torch.dtype = torch.float32,
+                 channels_last: bool = True, fp32_last: bool = False) -> None:
+        self.variant = net.variant
+        self.conv_dtype = conv_dtype
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.fp32_last = fp32_last
+        p = next(net.parameters())
+        self.device = p.device
+        self._grids = _PointGrids()
+        with torch.no_grad():
+            self.blocks = [self._fold_block(b) for b in net.blocks]
+            self.head = None
+            if net.encode is not None:
+                e = net.encode
+                self.head = [self._conv(e.cnn0, 2), self._conv(e.cnn1), self._conv(e.cnn2),
+                             self._conv(e.cnn3, 2)]
+
+    # ---- weights --------------------------------------------------------------------------------
+    def _w(self, t: Tensor, dtype: torch.dtype | None = None) -> Tensor:
+        t = t.detach().to(self.device, torch.float32).clone()
+        t = t.to(dtype or self.conv_dtype)
+        return t.contiguous(memory_format=self.memory_format) if t.dim() == 4 else t.contiguous()
+
+    def _conv(self, m: torch.nn.Module, stride: int = 1, gain: Tensor | None = None,
+              dtype: torch.dtype | None = None) -> _Conv:
+        w, b = m.weight.detach().float(), m.bias.detach().float()
+        if gain is not None:  # conv(x) * beta == conv'(x) with per-output-channel scaled weights
+            g = gain.detach().float().reshape(-1)
+            w = w * g.view(-1, 1, 1, 1)
+            b = b * g
+        return _Conv(self._w(w, dtype), self._w(b, dtype), stride)
+
+    def _fold_block(self, blk) -> _Block:
+        conv0 = [self._conv(blk.conv0[0][0], 2), self._conv(blk.conv0[1][0], 2)]
+        res = [self._conv(r.conv, 1, r.beta) for r in blk.convblock]
+        last_dtype = torch.float32 if self.fp32_last else None
+        return _Block(conv0, res, self._conv(blk.lastconv[0], 2, dtype=last_dtype))
+
+    # ---- convolution trunk --------------------------------------------------------------------
+    def _trunk(self, b: _Block, x: Tensor) -> Tensor:
+        x = x.to(self.conv_dtype).contiguous(memory_format=self.memory_format)
+        for c in b.conv0:
+            x = F.leaky_relu_(F.conv2d(x, c.weight, c.bias, c.stride, 1), _LRELU)
+        for c in b.res:
+            y = F.conv2d(x, c.weight, c.bias, 1, 1)
+            x = F.leaky_relu_(y.add_(x), _LRELU)
+        if self.fp32_last:
+            x = x.float()
+        x = F.conv_transpose2d(x, b.last.weight, b.last.bias, 2, 1)
+        return F.pixel_shuffle(x.float().contiguous(), 2)
+
+    def features(self, img: Tensor) -> Tensor | None:
+        """v4.25's per-frame encoder (fp32 out); None for variants without one."""
+        if self.head is None:
+            return None
+        c0, c1, c2, c3 = self.head
+        x = img.to(self.conv_dtype).contiguous(memory_format=self.memory_format)
+        x = F.leaky_relu_(F.conv2d(x, c0.weight, c0.bias, 2, 1), _LRELU)
+        x = F.leaky_relu_(F.conv2d(x, c1.weight, c1.bias, 1, 1), _LRELU)
+        x = F.leaky_relu_(F.conv2d(x, c2.weight, c2.bias, 1, 1), _LRELU)
+        x = F.conv_transpose2d(x, c3.weight, c3.bias, 2, 1)
+        return x.float().contiguous()
+
+    # ---- per-frame cache ----------------------------------------------------------------------
+    def frame_cache(self, img: Tensor, feat: Tensor | None) -> FrameCache:
+        """Stack a (padded, fp32, 1x3xHxW) frame with its features for warping."""
+        img = img.float()
+        src = torch.cat((img, feat.float()), 1) if feat is not None else img.contiguous()
+        return FrameCache(src)
+
+    @staticmethod
+    def _down_cached(fc: FrameCache, s: int) -> Tensor:
+        d = fc.down.get(s)
+        if d is None:
+            d = fc.down[s] = _down(fc.src, s)
+        return d
+
+    @staticmethod
+    def supports(scales: Sequence[float]) -> bool:
+        """True when every block scale is a power of two >= 1 and each halves or keeps the last."""
+        return all(_is_pow2(x) for x in scales) and all(
+            _is_pow2(a / b) for a, b in zip(scales, scales[1:]))
+
+    # ---- forward ----------------------------------------------------------------------------------
+    def _warp_points(self, fc: FrameCache, flow_pts: Tensor, s: int, n: int) -> Tensor:
+        """``down_s(warp(src, flow))`` from the flow at the sample points only."""
+        _, _, h, w = fc.src.shape
+        norm = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], device=flow_pts.device)
+        grid = self._grids.get(h, w, s, flow_pts.device) + flow_pts.permute(0, 2, 3, 1) * norm
+        out = F.grid_sample(fc.src.expand(n, -1, -1, -1), grid, mode="bilinear",
+                            padding_mode="border", align_corners=True)
+        return out if s == 1 else F.avg_pool2d(out, 2)
+
+    def run(self, fc0: FrameCache, fc1: FrameCache, ts: Tensor, scales: Sequence[float]
+            ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Flow, mask logit and both warped frames (full resolution, fp32) for times ``ts`` (N)."""
+        v = self.variant
+        n = ts.shape[0]
+        _, _, h, w = fc0.src.shape
+        tcol = ts.float().view(n, 1, 1, 1)
+        hc = v.head_channels
+        fm: Tensor | None = None  # flow (4) + mask (1) at full resolution
+        feat: Tensor | None = None  # hidden features at the previous block's resolution
+        prev_s = 0
+        for blk, sf in zip(self.blocks, scales):
+            s = int(sf)
+            bh, bw = h // s, w // s
+            t = tcol.expand(n, 1, bh, bw)
+            if fm is None:
+                d0 = self._down_cached(fc0, s).expand(n, -1, -1, -1)
+                d1 = self._down_cached(fc1, s).expand(n, -1, -1, -1)
+                parts = [d0[:, :3], d1[:, :3]]
+                if hc:
+                    parts += [d0[:, 3:], d1[:, 3:]]
+                parts.append(t)
+            else:
+                pts = _cells(fm, s) if s > 1 else fm
+                g0 = self._warp_points(fc0, pts[:, 0:2], s, n)
+                g1 = self._warp_points(fc1, pts[:, 2:4], s, n)
+                fms = F.avg_pool2d(pts, 2) if s > 1 else fm
+                parts = [g0[:, :3], g1[:, :3]]
+                if hc:
+                    parts += [g0[:, 3:], g1[:, 3:]]
+                parts += [t, fms[:, 4:5]]
+                if v.feat_channels:
+                    r = prev_s // s
+                    parts.append(feat if r == 1 else F.interpolate(
+                        feat, scale_factor=float(r), mode="bilinear", align_corners=False))
+                parts.append(fms[:, :4] / s)
+            out = self._trunk(blk, torch.cat(parts, 1))
+            if v.feat_channels:
+                feat = out[:, 5 : 5 + v.feat_channels]
+            upd = out[:, :5]
+            if s != 1:
+                upd = F.interpolate(upd, scale_factor=float(s), mode="bilinear", align_corners=False)
+            if fm is None:
+                fm = upd.contiguous()
+                fm[:, :4] *= s
+            else:
+                fm[:, :4] += upd[:, :4] * s
+                if v.mask_residual:
+                    fm[:, 4:5] += upd[:, 4:5]
+                else:
+                    fm[:, 4:5] = upd[:, 4:5]
+            prev_s = s
+        assert fm is not None
+        flow = fm[:, :4]
+        w0 = warp(fc0.src[:, :3].expand(n, -1, -1, -1), flow[:, :2])
+        w1 = warp(fc1.src[:, :3].expand(n, -1, -1, -1), flow[:, 2:4])
+        return flow, fm[:, 4:5], w0, w1
+
+    def forward(self, img0: Tensor, img1: Tensor, timestep: Tensor, scales: Sequence[float],
+                f0: Tensor | None = None, f1: Tensor | None = None
+                ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """:meth:`IFNet.forward`'s contract (timestep constant per sample), without caches."""
+        fc0 = self.frame_cache(img0[:1], f0[:1] if f0 is not None else None)
+        fc1 = self.frame_cache(img1[:1], f1[:1] if f1 is not None else None)
+        ts = timestep[:, 0, 0, 0]
+        return self.run(fc0, fc1, ts, scales)
+
+    __call__ = forward
