@@ -11,20 +11,32 @@ from .errors import InputError
 
 
 def _progress_bar(quiet: bool):
-    """A tqdm bar on stderr fed by pipeline Progress events (nothing when quiet)."""
+    """A tqdm bar on stderr fed by pipeline Progress events (nothing when quiet).
+
+    The bar is created on the first event, so a run that fails during set-up prints only its
+    one-line error.
+    """
     if quiet:
         return None, lambda: None
     from tqdm import tqdm
 
-    bar = tqdm(total=None, unit="frame", file=sys.stderr, dynamic_ncols=True, leave=False)
+    state: dict = {}
 
     def update(p) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            bar = state["bar"] = tqdm(total=p.frames_total, unit="frame", file=sys.stderr,
+                                      dynamic_ncols=True, leave=False)
         if p.frames_total and bar.total != p.frames_total:
             bar.total = p.frames_total
         bar.update(p.frames_out - bar.n)
         bar.set_postfix_str(f"{p.fps:.2f} fps out, {p.frames_in} in")
 
-    return update, bar.close
+    def close() -> None:
+        if "bar" in state:
+            state["bar"].close()
+
+    return update, close
 
 
 def run_interpolate(args: argparse.Namespace, src: str, dst: str | None, extra: dict | None = None) -> int:

@@ -11,7 +11,7 @@ The CLI, the web app and batch runners all call :func:`interpolate_video`.
 from __future__ import annotations
 
 import logging
-import math
+import os
 import queue
 import threading
 import time
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CancelledError, FluidFramesError, InputError, MediaError, MediaInputError
+from .errors import CancelledError, InputError, MediaError, MediaInputError
 from .scenes import DupDetector, SceneDetector, thumbnail
 from .timing import RateSpec, Step, TimingPlan, output_rate, parse_rate
 from .video import mux
@@ -150,6 +150,17 @@ def default_output(src: Path, info: VideoInfo, out_rate: Fraction, factor: Fract
     return base.parent / f"{stem}_{tag}{ext}"
 
 
+def _check_writable(dst: Path) -> None:
+    """Fail before any work if the output's folder cannot be created or written."""
+    folder = dst.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(f"cannot write {dst}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write {dst}: no permission to write in {folder}")
+
+
 # ---- the stages ----------------------------------------------------------------------------------
 
 class _Stage(threading.Thread):
@@ -275,6 +286,7 @@ class _Run:
             raise InputError(f"{dst} exists; use --overwrite to replace it")
         if dst.exists() and dst.is_dir() != (kind == "png-folder"):
             raise InputError(f"{dst} exists and is a {'folder' if dst.is_dir() else 'file'}")
+        _check_writable(dst)
         if self.interp is None:
             from .engine import Interpolator
             from .models.registry import DEFAULT_MODEL
@@ -288,10 +300,8 @@ class _Run:
                 EncodeOptions(codec=o.codec, crf=o.crf, preset=o.preset, pix_fmt=o.pix_fmt, png=o.png),
                 alpha=self.info.has_alpha, high_bit_depth=self.info.bit_depth > 8,
             )
-        except PermissionError as exc:
-            raise InputError(f"cannot write to {dst.parent}: {exc.strerror}") from None
         except OSError as exc:
-            raise MediaError(f"cannot create the output next to {dst}: {exc.strerror or exc}") from None
+            raise InputError(f"cannot write {dst}: {exc.strerror or exc}") from None
         self.scenes = SceneDetector(o.scene_threshold or SceneDetector.DEFAULT_THRESHOLD,
                                     enabled=o.scene_detect)
         self.dups = DupDetector() if o.dedup else None
@@ -387,6 +397,7 @@ class _Run:
         prev_idx: int | None = None
         dup_run = 0
         kept_idx = 0
+        last_pts = Fraction(0)
         while True:
             self._check()
             try:
@@ -398,6 +409,7 @@ class _Run:
             frame: Frame = item
             self.frames_in += 1
             thumb = thumbnail(frame.image)
+            last_pts = frame.pts
             if self.dups is not None and prev_idx is not None:
                 if dup_run < MAX_DUP_RUN and self.dups.is_duplicate(thumbs[prev_idx], thumb):
                     dup_run += 1
@@ -422,7 +434,9 @@ class _Run:
             raise MediaInputError(f"no decodable frames in {self.src}")
         if self.frames_in < 2:
             raise MediaInputError(f"{self.src} has only one frame: nothing to interpolate")
-        self._render_groups(self.plan.finish(), frames, False)
+        # Frames dropped as duplicates at the very end still count for the clip's length.
+        tail = last_pts - frames[prev_idx].pts + 1 / self.info.rate
+        self._render_groups(self.plan.finish(tail), frames, False)
 
     def _render_groups(self, steps: list[Step], frames: dict[int, Frame], cut: bool) -> None:
         group: list[Step] = []
@@ -490,6 +504,31 @@ class _Run:
                 video_tmp.unlink(missing_ok=True)
             raise
 
+    def _sync_error(self, report) -> float | None:
+        """How far (s) the written audio sits from where the source puts it, at output speed.
+
+        Audio that starts before the video in the source is either kept with a negative offset
+        (mkv/webm) or trimmed to the video start (mp4/mov): both are in sync. The end is checked
+        too: the audio must last as long as the source's, scaled by the tempo.
+        """
+        if report.av_offset is None or not self.info.audio:
+            return None
+        a0 = self.info.audio[0]
+        tempo = float(self.tempo)
+        src_offset = float((a0.start if a0.start is not None else self.info.start) - self.info.start)
+        expected = src_offset / tempo
+        if src_offset < 0 and abs(report.av_offset) < 1e-3:
+            expected = 0.0  # pre-roll trimmed by the muxer
+        err = report.av_offset - expected
+        if a0.duration is not None and report.audio_duration is not None:
+            trimmed = max(0.0, -src_offset) if expected == 0.0 else 0.0
+            dur_err = report.audio_duration - (float(a0.duration) - trimmed) / tempo
+            # one audio frame (AAC: 1024 samples) of slack for codec framing
+            slack = 1024 / (a0.sample_rate or 48000) / tempo
+            if abs(dur_err) > slack:
+                err = dur_err if abs(dur_err) > abs(err) else err
+        return err
+
     def _summary(self, report) -> RunSummary:
         secs = time.monotonic() - self.t0
         in_dur = float(self.plan.count_for(0) or 0)
@@ -503,11 +542,9 @@ class _Run:
         in_sync = None
         audio = {}
         if report is not None:
-            audio = {k: v for k, v in asdict(report).items()} if hasattr(report, "__dataclass_fields__") else {}
-            if getattr(report, "av_offset", None) is not None and self.info.audio:
-                a0 = self.info.audio[0]
-                src_offset = float((a0.start or 0) - self.info.start) / float(self.tempo) if a0.start is not None else 0.0
-                sync_err = float(report.av_offset) - src_offset
+            audio = asdict(report)
+            sync_err = self._sync_error(report)
+            if sync_err is not None:
                 in_sync = abs(sync_err) <= float(frame_out) + 1e-6
         return RunSummary(
             input=str(self.src), output=str(self.dst), model=self.interp.info.name,

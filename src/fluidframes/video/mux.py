@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 
 from fluidframes.errors import InputError, MediaError
 from fluidframes.video.reader import StreamInfo, VideoInfo
@@ -171,9 +172,12 @@ def _ts(packet: Any) -> Fraction:
 class _AudioEncoder:
     """Decode -> (atempo) -> resample -> encode for one track, with exact sample-count pts."""
 
-    def __init__(self, out: Any, in_stream: Any, target: str, tempo: Fraction, shift: Fraction
-                 ) -> None:
+    def __init__(self, out: Any, in_stream: Any, target: str, tempo: Fraction, shift: Fraction,
+                 declared: Fraction | None = None) -> None:
         self.in_stream = in_stream
+        # The track's stated duration: decoders hand out the codec's padding too (AAC rounds
+        # up to 1024-sample frames), which would make a stretched track end late.
+        self.declared = declared
         self.tempo = tempo
         self.shift = shift
         icc = in_stream.codec_context
@@ -194,6 +198,8 @@ class _AudioEncoder:
                                            frame_size=_ENCODER_FRAME.get(target))
         self.graph = self._graph() if tempo != 1 else None
         self.next_pts: int | None = None
+        self.start_pts = 0
+        self.in_seconds = Fraction(0)  # decoded source audio fed to the encoder
 
     def _graph(self) -> av.filter.Graph:
         graph = av.filter.Graph()
@@ -209,10 +215,22 @@ class _AudioEncoder:
 
     def _encode(self, frames: list) -> Iterator[Any]:
         for frame in frames:
+            self._last = (frame.format.name, frame.layout.name, frame.sample_rate)
             for rs in self.resampler.resample(frame):
                 yield from self._emit(rs)
 
     def _emit(self, frame: Any) -> Iterator[Any]:
+        limit = self._limit()
+        if limit is not None and self.next_pts + frame.samples > limit:
+            keep = limit - self.next_pts
+            if keep <= 0:
+                return
+            arr = frame.to_ndarray()
+            cut = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(arr[:, :keep] if frame.format.is_planar else arr[:, : keep * len(frame.layout.channels)]),
+                format=frame.format.name, layout=frame.layout.name)
+            cut.sample_rate = frame.sample_rate
+            frame = cut
         frame.pts = self.next_pts
         frame.time_base = Fraction(1, self.rate)
         self.next_pts += frame.samples
@@ -237,8 +255,10 @@ class _AudioEncoder:
                     continue  # ends before output t=0
                 if self.next_pts is None:
                     self.next_pts = round((t - self.shift) / self.tempo * self.rate)
+                    self.start_pts = self.next_pts
             if self.next_pts is None:
                 self.next_pts = 0
+            self.in_seconds += Fraction(frame.samples, frame.sample_rate)
             frame.pts = None  # the filters and resampler re-time; we count samples ourselves
             yield from self._encode(self._filtered(frame))
 
@@ -247,9 +267,31 @@ class _AudioEncoder:
             return
         if self.graph is not None:
             yield from self._encode(self._filtered(None))
+            # atempo keeps back up to one analysis window at the end of the stream; pad the
+            # stretched track with silence to its exact length so it ends with the video.
+            want = self._limit() or self.start_pts + round(self.in_seconds / self.tempo * self.rate)
+            missing = want - self.next_pts
+            if missing > 0 and getattr(self, "_last", None):
+                yield from self._encode([self._silence(missing)])
         for rs in self.resampler.resample(None):
             yield from self._emit(rs)
         yield from self.stream.encode(None)
+
+    def _limit(self) -> int | None:
+        """Last output sample (exclusive) of a stretched track, from the stated duration."""
+        if self.tempo == 1 or self.declared is None or self.next_pts is None:
+            return None
+        return self.start_pts + round(Fraction(self.declared) / self.tempo * self.rate)
+
+    def _silence(self, samples: int) -> Any:
+        """Silent frame in the format the resampler was set up with (the filter output's)."""
+        fmt, layout, rate = self._last
+        samples = round(Fraction(samples) * rate / self.rate)
+        frame = av.AudioFrame(format=fmt, layout=layout, samples=samples)
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        frame.sample_rate = rate
+        return frame
 
 
 class _SubConverter:
@@ -325,7 +367,8 @@ def _mux(video_tmp: Path, part: Path, kind: str, source: VideoInfo | None, audio
                 converters[track.info.index] = conv
                 os_ = conv.stream
             else:
-                enc = _AudioEncoder(out, in_stream, track.target, tempo, shift)
+                enc = _AudioEncoder(out, in_stream, track.target, tempo, shift,
+                                    declared=track.info.duration)
                 encoders[track.info.index] = enc
                 os_ = enc.stream
             _set_metadata(os_, track.info)

@@ -493,10 +493,13 @@ class VideoWriter:
             self._container = None
         tmp = getattr(self, "tmp", None)
         if tmp is not None:
-            if tmp.is_dir():
-                shutil.rmtree(tmp, ignore_errors=True)
-            else:
-                tmp.unlink(missing_ok=True)
+            try:
+                if tmp.is_dir():
+                    shutil.rmtree(tmp, ignore_errors=True)
+                else:
+                    tmp.unlink(missing_ok=True)
+            except OSError:  # e.g. the parent is not a folder: nothing was created
+                pass
         for d in reversed(self._created_dirs):
             try:
                 d.rmdir()
