@@ -161,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_video import add_video_commands
 
     add_video_commands(sub, _add_model_options)
+    from .cli_bench import add_bench_command
+    add_bench_command(sub, _add_model_options)
     from .server.cli import add_serve_command
     add_serve_command(sub)
 

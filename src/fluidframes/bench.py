@@ -1,0 +1,337 @@
+"""Speed benchmark: our pipeline against the plain research-script way, measured in one run.
+
+For one model and one frame size this measures
+
+* per stage: decode fps (PyAV), inference fps (ours: cached per-frame features + fast backend;
+  plain: fp32 eager model per timestep, features recomputed every call), encode fps;
+* end to end: output fps of ``interpolate_video`` (threads, bounded queues) against
+  :func:`plain_baseline` (decode a frame, run the fp32 eager model per pair, write it, all one
+  after the other: what ``inference_video.py`` of the research code does);
+* peak resident memory of each measured call (sampled every 10 ms, psutil).
+
+Baseline and candidate alternate inside one process (A B, B A, A B ...) and medians are
+reported, so drift of a shared machine hits both alike; wall time and process CPU time are both
+kept (on a busy 2-core machine CPU time is the steadier of the two).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+SIZES = {"720p": (1280, 720), "1080p": (1920, 1080), "480p": (854, 480)}
+
+
+@dataclass
+class BenchConfig:
+    model: str | None = "rife-4.25"
+    model_file: str | None = None
+    size: str = "720p"  # 720p, 1080p, 480p or WxH; "native" keeps the input's size
+    input: str | None = None  # a video; default the bigbuckbunny sample; "synthetic" for noise
+    frames: int = 6  # source frames per run
+    runs: int = 3  # interleaved repetitions
+    multi: int = 2
+    device: str = "auto"
+    precision: str = "auto"
+    backend: str = "auto"
+    scale: float = 1.0
+    threads: int | None = None
+    e2e: bool = True
+
+
+@dataclass
+class Timing:
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    peak_rss_mb: list[float] = field(default_factory=list)
+
+    def add(self, wall: float, cpu: float, peak: float) -> None:
+        self.wall.append(wall)
+        self.cpu.append(cpu)
+        self.peak_rss_mb.append(peak)
+
+    @property
+    def median_wall(self) -> float:
+        return statistics.median(self.wall)
+
+    @property
+    def median_cpu(self) -> float:
+        return statistics.median(self.cpu)
+
+
+class _PeakRSS:
+    """Peak resident set size during a block, sampled in a thread (MB)."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._proc = psutil.Process()
+        self.peak = 0
+        self._stop = threading.Event()
+
+    def __enter__(self) -> "_PeakRSS":
+        self.peak = self._proc.memory_info().rss
+        self._t = threading.Thread(target=self._loop, daemon=True)
+        self._t.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.01):
+            self.peak = max(self.peak, self._proc.memory_info().rss)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._t.join()
+        self.peak = max(self.peak, self._proc.memory_info().rss)
+
+
+def _measure(fn: Callable[[], Any], timing: Timing) -> Any:
+    with _PeakRSS() as mem:
+        w0, c0 = time.perf_counter(), time.process_time()
+        out = fn()
+        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    timing.add(wall, cpu, mem.peak / 2**20)
+    return out
+
+
+# ---- input clip ------------------------------------------------------------------------------
+
+def _parse_size(size: str) -> tuple[int, int] | None:
+    if size == "native":
+        return None
+    if size in SIZES:
+        return SIZES[size]
+    try:
+        w, h = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        from .errors import InputError
+
+        raise InputError(f"size must be 720p, 1080p, 480p, native or WxH, got {size!r}") from None
+    return w, h
+
+
+def source_frames(cfg: BenchConfig) -> list[np.ndarray]:
+    """``cfg.frames`` RGB frames at ``cfg.size`` (resized with Lanczos when the size differs)."""
+    size = _parse_size(cfg.size)
+    if cfg.input == "synthetic":
+        w, h = size or (128, 96)
+        rng = np.random.default_rng(0)
+        base = rng.integers(0, 256, (h // 4 + 1, w // 4 + 1, 3), dtype=np.uint8)
+        base = np.kron(base, np.ones((4, 4, 1), dtype=np.uint8))
+        return [np.ascontiguousarray(np.roll(base, 2 * i, axis=1)[:h, :w]) for i in range(cfg.frames)]
+    import av
+
+    from .samples import sample_path
+
+    src = cfg.input or str(sample_path("bigbuckbunny"))
+    out: list[np.ndarray] = []
+    with av.open(src) as c:
+        for frame in c.decode(video=0):
+            img = frame.to_ndarray(format="rgb24")
+            if size and (img.shape[1], img.shape[0]) != size:
+                from PIL import Image
+
+                img = np.asarray(Image.fromarray(img).resize(size, Image.Resampling.LANCZOS))
+            out.append(img)
+            if len(out) >= cfg.frames:
+                break
+    return out
+
+
+def write_clip(frames: list[np.ndarray], path: Path, rate: Fraction = Fraction(25)) -> Path:
+    """Encode ``frames`` as a near-lossless H.264 clip (the benchmark's input file)."""
+    from .video.writer import EncodeOptions, VideoWriter
+
+    h, w = frames[0].shape[:2]
+    wr = VideoWriter(path, w, h, rate, None, EncodeOptions(crf=12))
+    for f in frames:
+        wr.write(f)
+    os.replace(wr.close(), path)
+    return path
+
+
+# ---- the plain baseline --------------------------------------------------------------------------
+
+def plain_baseline(src: Path, dst: Path, plain, multi: int) -> int:
+    """The research scripts' way: decode a frame, run the fp32 eager model for each new frame of
+    the pair (features recomputed in every call), write, all sequential. Returns frames written.
+
+    ``plain`` is an ``Interpolator`` on the ``eager`` backend at fp32.
+    """
+    import av
+
+    from .video.writer import EncodeOptions, VideoWriter
+
+    written = 0
+    with av.open(str(src)) as c:
+        stream = c.streams.video[0]
+        rate = Fraction(stream.average_rate or 25) * multi
+        wr = None
+        prev = None
+        for frame in c.decode(stream):
+            img = frame.to_ndarray(format="rgb24")
+            if wr is None:
+                wr = VideoWriter(dst, img.shape[1], img.shape[0], rate, None, EncodeOptions())
+            if prev is not None:
+                for k in range(1, multi):
+                    wr.write(plain.interpolate(prev, img, k / multi))
+                    written += 1
+            wr.write(img)
+            written += 1
+            prev = img
+        if wr is not None:
+            os.replace(wr.close(), dst)
+    return written
+
+
+# ---- the benchmark ---------------------------------------------------------------------------------
+
+def _interpolators(cfg: BenchConfig):
+    from .engine import Interpolator
+
+    kw: dict[str, Any] = dict(device=cfg.device, scale=cfg.scale, threads=cfg.threads)
+    if cfg.model_file:
+        kw["model_file"] = cfg.model_file
+    else:
+        kw["model"] = cfg.model
+    ours = Interpolator(precision=cfg.precision, backend=cfg.backend, **kw)
+    plain = Interpolator(precision="fp32", backend="eager", **kw)
+    return ours, plain
+
+
+def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run the benchmark; returns a JSON-ready dict (see the module docstring)."""
+    import torch
+
+    from .pipeline import interpolate_video
+    from .video.reader import probe, read_frames
+    from .video.writer import EncodeOptions, VideoWriter
+
+    say = progress or (lambda msg: log.info("%s", msg))
+    frames = source_frames(cfg)
+    if len(frames) < 2:
+        from .errors import InputError
+
+        raise InputError("the benchmark needs at least two source frames")
+    h, w = frames[0].shape[:2]
+    ours, plain = _interpolators(cfg)
+    ts = [k / cfg.multi for k in range(1, cfg.multi)]
+    n_pairs = len(frames) - 1
+    made = n_pairs * len(ts)
+    t = {k: Timing() for k in ("decode", "encode", "infer_ours", "infer_plain", "e2e_ours",
+                               "e2e_plain")}
+    with tempfile.TemporaryDirectory(prefix="ff-bench-") as tmp:
+        tmpd = Path(tmp)
+        clip = write_clip(frames, tmpd / "in.mp4")
+        info = probe(clip)
+
+        def decode() -> int:
+            return sum(1 for _ in read_frames(info))
+
+        def encode() -> None:
+            wr = VideoWriter(tmpd / "enc.mp4", w, h, Fraction(50), None, EncodeOptions())
+            for i in range(2 * n_pairs + 1):
+                wr.write(frames[i % len(frames)])
+            wr.close().unlink()
+
+        def infer_ours() -> None:
+            prev = ours.prepare(frames[0])
+            for img in frames[1:]:
+                cur = ours.prepare(img)
+                ours.run(prev, cur, ts)
+                prev = cur
+
+        def infer_plain() -> None:
+            for a, b in zip(frames, frames[1:]):
+                for x in ts:
+                    plain.interpolate(a, b, x)
+
+        def e2e_ours() -> int:
+            s = interpolate_video(clip, tmpd / "ours.mp4", multi=cfg.multi, interpolator=ours,
+                                  overwrite=True, scene_detect=False)
+            return s.frames_out
+
+        def e2e_plain() -> int:
+            return plain_baseline(clip, tmpd / "plain.mp4", plain, cfg.multi)
+
+        say(f"warm-up ({w}x{h}, {len(frames)} frames)")
+        infer_ours()
+        plain.interpolate(frames[0], frames[1], ts[0])
+        pairs = [("infer_plain", infer_plain), ("infer_ours", infer_ours)]
+        if cfg.e2e:
+            pairs += [("e2e_plain", e2e_plain), ("e2e_ours", e2e_ours)]
+        frames_out = 2 * n_pairs + 1 + (len(ts) - 1) * n_pairs
+        for r in range(cfg.runs):
+            _measure(decode, t["decode"])
+            _measure(encode, t["encode"])
+            order = pairs if r % 2 == 0 else [p for i in range(0, len(pairs), 2)
+                                              for p in (pairs[i + 1], pairs[i])]
+            for name, fn in order:
+                say(f"run {r + 1}/{cfg.runs}: {name}")
+                out = _measure(fn, t[name])
+                if name.startswith("e2e") and out:
+                    frames_out = out
+
+    def fps(name: str, count: int) -> dict[str, float]:
+        tm = t[name]
+        return {"fps": count / tm.median_wall, "cpu_fps": count / tm.median_cpu,
+                "median_s": tm.median_wall, "peak_rss_mb": max(tm.peak_rss_mb)}
+
+    result: dict[str, Any] = {
+        "config": asdict(cfg),
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                    "torch": torch.__version__, "threads": torch.get_num_threads(),
+                    "device": ours.info.device},
+        "ours": asdict(ours.info),
+        "frames": {"width": w, "height": h, "source": len(frames), "interpolated": made,
+                   "output": frames_out},
+        "stages": {
+            "decode": fps("decode", len(frames)),
+            "encode": fps("encode", 2 * n_pairs + 1),
+            "inference_ours": fps("infer_ours", made),
+            "inference_plain": fps("infer_plain", made),
+        },
+        "runs": {k: asdict(v) for k, v in t.items() if v.wall},
+    }
+    st = result["stages"]
+    result["inference_ratio"] = st["inference_ours"]["fps"] / st["inference_plain"]["fps"]
+    result["inference_cpu_ratio"] = st["inference_ours"]["cpu_fps"] / st["inference_plain"]["cpu_fps"]
+    if cfg.e2e:
+        e_o, e_p = fps("e2e_ours", frames_out), fps("e2e_plain", frames_out)
+        result["end_to_end"] = {"ours": e_o, "plain": e_p, "ratio": e_o["fps"] / e_p["fps"]}
+    return result
+
+
+def format_table(res: dict[str, Any]) -> str:
+    """A few human lines for one :func:`run_bench` result."""
+    f, st = res["frames"], res["stages"]
+    o = res["ours"]
+    lines = [
+        f"{o['name']} {f['width']}x{f['height']}  backend {o['backend']}/{o['precision']} on "
+        f"{o['device']}, {res['machine']['threads']} threads, {res['config']['runs']} interleaved runs",
+        f"  decode {st['decode']['fps']:8.1f} fps   encode {st['encode']['fps']:8.1f} fps",
+        f"  inference  plain {st['inference_plain']['fps']:6.2f} fps   ours "
+        f"{st['inference_ours']['fps']:6.2f} fps   x{res['inference_ratio']:.2f} "
+        f"(cpu-time x{res['inference_cpu_ratio']:.2f})",
+    ]
+    if "end_to_end" in res:
+        e = res["end_to_end"]
+        lines.append(
+            f"  end to end plain {e['plain']['fps']:6.2f} fps   ours {e['ours']['fps']:6.2f} fps   "
+            f"x{e['ratio']:.2f}   peak RSS plain {e['plain']['peak_rss_mb']:.0f} MB, ours "
+            f"{e['ours']['peak_rss_mb']:.0f} MB")
+    return "\n".join(lines)
