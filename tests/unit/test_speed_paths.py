@@ -1,0 +1,123 @@
+"""The fast backend computes what the reference IFNet computes (tiny random models, no weights)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from fluidframes.backends.torch_fast import FastIFNet, _down
+from fluidframes.engine import Interpolator
+from fluidframes.errors import InputError
+
+FAMS = ["rife-v4.6", "rife-v4.25"]
+
+
+@pytest.mark.parametrize("s", [2, 4, 8, 16])
+def test_cell_mean_is_bilinear_downscale(s):
+    x = torch.randn(2, 3, 4 * s, 6 * s)
+    ref = F.interpolate(x, scale_factor=1.0 / s, mode="bilinear", align_corners=False)
+    assert torch.allclose(_down(x, s), ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("s", [2, 4, 8])
+def test_down_of_up_is_up2(s):
+    # the identity the fast path uses for block-to-block features: down_s(up_2s(x)) == up_2(x)
+    x = torch.randn(1, 8, 5, 7)
+    up = F.interpolate(x, scale_factor=2.0 * s, mode="bilinear", align_corners=False)
+    lhs = F.interpolate(up, scale_factor=1.0 / s, mode="bilinear", align_corners=False)
+    rhs = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+    assert torch.allclose(lhs, rhs, atol=1e-5)
+
+
+@pytest.mark.parametrize("fam", FAMS)
+def test_fast_forward_matches_reference_tensors(random_models, fam):
+    net, _ = random_models[fam]
+    torch.manual_seed(3)
+    h, w = 128, 192
+    img0, img1 = torch.rand(1, 3, h, w), torch.rand(1, 3, h, w)
+    ts = torch.tensor([0.25, 0.5])
+    timestep = ts.view(2, 1, 1, 1).expand(2, 1, h, w)
+    scales = [float(s) for s in net.variant.base_scales]
+    fast = FastIFNet(net, torch.float32)
+    with torch.inference_mode():
+        f0, f1 = net.features(img0), net.features(img1)
+        e = lambda t: t.expand(2, -1, -1, -1) if t is not None else None  # noqa: E731
+        ref = net(e(img0), e(img1), timestep, scales, e(f0), e(f1))
+        ff0, ff1 = fast.features(img0), fast.features(img1)
+        got = fast(e(img0), e(img1), timestep, scales, e(ff0), e(ff1))
+    for r, g in zip(ref, got):
+        assert r.shape == g.shape
+        assert torch.allclose(r.float(), g.float(), atol=2e-3, rtol=1e-3), (r - g).abs().max()
+
+
+@pytest.mark.parametrize("fam", FAMS)
+@pytest.mark.parametrize("shape", [(37, 53), (64, 64), (70, 133)])
+def test_fast_backend_matches_eager_frames(random_models, rng, fam, shape):
+    net, family = random_models[fam]
+    fast = Interpolator.from_module(net, family, backend="torch")
+    eager = Interpolator.from_module(net, family, backend="eager")
+    assert fast.info.backend == "torch" and eager.info.backend == "eager"
+    h, w = shape
+    a = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    b = np.roll(a, 4, axis=1)
+    ts = [0.25, 0.5, 0.75]
+    for x, y in zip(fast.interpolate_many(a, b, ts), eager.interpolate_many(a, b, ts)):
+        assert np.abs(x.astype(int) - y).max() <= 1
+
+
+def test_fast_backend_rgba_and_uint16(random_models, rng):
+    net, family = random_models["rife-v4.25"]
+    fast = Interpolator.from_module(net, family, backend="torch")
+    eager = Interpolator.from_module(net, family, backend="eager")
+    a = rng.integers(0, 65536, (40, 56, 4), dtype=np.uint16)
+    b = rng.integers(0, 65536, (40, 56, 4), dtype=np.uint16)
+    x, y = fast.interpolate(a, b), eager.interpolate(a, b)
+    assert x.dtype == np.uint16 and x.shape == a.shape
+    assert np.abs(x.astype(int) - y).max() <= 2
+
+
+@pytest.mark.parametrize("fam", FAMS)
+def test_bf16_convolutions_stay_close(random_models, rng, fam):
+    net, family = random_models[fam]
+    fast = Interpolator.from_module(net, family, backend="torch", precision="bf16")
+    eager = Interpolator.from_module(net, family, backend="eager")
+    assert fast.info.precision == "bf16"
+    a = rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    b = np.roll(a, 3, axis=0)
+    x, y = fast.interpolate(a, b), eager.interpolate(a, b)
+    assert np.abs(x.astype(int) - y).mean() < 3  # random weights amplify rounding; real: >55 dB
+
+
+def test_backend_choice_and_errors(random_models):
+    net, family = random_models["rife-v4.25"]
+    assert Interpolator.from_module(net, family).info.backend == "torch"
+    # scale 2 makes the last block upsample (scale 0.5): the exact rewrites do not apply
+    assert Interpolator.from_module(net, family, scale=2.0).info.backend == "eager"
+    with pytest.raises(InputError, match="backend"):
+        Interpolator.from_module(net, family, backend="tensorrt-or-so")
+    with pytest.raises(InputError, match="power-of-two"):
+        Interpolator.from_module(net, family, scale=2.0, backend="torch")
+
+
+def test_bench_command_smoke(tmp_path, random_models, capsys):
+    from fluidframes.cli import main
+
+    net, _ = random_models["rife-v4.6"]
+    path = tmp_path / "flownet.pkl"
+    torch.save(net.state_dict(), path)
+    out = tmp_path / "bench.json"
+    rc = main(["bench", "--model-file", str(path), "--input", "synthetic", "--size", "64x48",
+               "--frames", "3", "--runs", "1", "-q", "--device", "cpu", "--json", str(out)])
+    assert rc == 0
+    res = json.loads(out.read_text())
+    f = res["frames"]
+    assert (f["width"], f["height"], f["source"], f["interpolated"]) == (64, 48, 3, 2)
+    assert f["output_plain"] == 5 and f["output"] >= 5
+    for k in ("decode", "encode", "inference_ours", "inference_plain"):
+        assert res["stages"][k]["fps"] > 0
+    assert res["end_to_end"]["ratio"] > 0 and res["inference_ratio"] > 0
+    assert "inference" in capsys.readouterr().out
