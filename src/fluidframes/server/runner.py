@@ -111,8 +111,9 @@ class Runner:
         """Stop taking jobs; cancel running ones (they become ``interrupted``)."""
         self._stop.set()
         with self._lock:
-            for job_id in self._running:
-                self._event(job_id).set()
+            running = list(self._running)
+        for job_id in running:
+            self._event(job_id).set()
         self.notify()
         deadline = time.monotonic() + timeout
         for t in self._threads:
