@@ -36,11 +36,13 @@ def _trim(src: Path, dst: Path, frames: int) -> Path:
     with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
         vin = inp.streams.video[0]
         vout = out.add_stream("libx264", rate=vin.average_rate)
+        vout.codec_context.time_base = 1 / vin.average_rate
         vout.width, vout.height, vout.pix_fmt = vin.codec_context.width, vin.codec_context.height, "yuv420p"
         vout.options = {"crf": "20", "preset": "ultrafast"}
         n = 0
+        step = 1 / vin.average_rate
         for frame in inp.decode(vin):
-            frame.pts = None
+            frame.pts, frame.time_base = n, step  # exact constant-rate timestamps
             out.mux(vout.encode(frame))
             n += 1
             if n >= frames:

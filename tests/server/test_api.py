@@ -224,3 +224,43 @@ def test_loopback_rejects_foreign_host_and_origin(client):
 def test_app_requires_nothing_but_config(make_config):
     app = create_app(make_config(), start_worker=False)
     assert app.title == "fluidframes"
+
+
+def test_limit_enforced_while_streaming(tmp_path):
+    """The body is refused at the first chunk past the limit, not after reading it all."""
+    import asyncio
+
+    from fluidframes.server.uploads import UploadError, receive_form
+
+    consumed = []
+    boundary = "XyZ"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.mp4\"\r\n"
+            "Content-Type: video/mp4\r\n\r\n").encode()
+
+    async def body():
+        yield head
+        for i in range(1000):  # 64 MiB if read to the end
+            consumed.append(i)
+            yield b"\0" * 65536
+
+    dest = tmp_path / "x.part"
+    with pytest.raises(UploadError) as err:
+        asyncio.run(receive_form(f"multipart/form-data; boundary={boundary}", None, body(),
+                                 dest, limit=200_000))
+    assert err.value.status == 413
+    assert len(consumed) <= 5 and not dest.exists()
+    with pytest.raises(UploadError) as err:  # a declared length over the limit: not read at all
+        asyncio.run(receive_form(f"multipart/form-data; boundary={boundary}", str(10**12),
+                                 body(), dest, limit=200_000))
+    assert err.value.status == 413 and not dest.exists()
+
+
+def test_names_are_cleaned():
+    from fluidframes.server.files import clean_filename, content_disposition
+
+    assert clean_filename("../../etc/passwd") == "passwd"
+    assert clean_filename("C:\\Users\\x\\..\\clip.mp4") == "clip.mp4"
+    assert clean_filename("..") == "video" and clean_filename("") == "video"
+    assert clean_filename("a\x00b\nc.mp4") == "a_b_c.mp4"
+    cd = content_disposition('ünïcode "q".mp4')
+    assert cd.startswith('attachment; filename="unicode _q_.mp4"; filename*=UTF-8\'\'')

@@ -21,7 +21,7 @@ import errno
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from pathlib import Path
 
 from ..errors import CancelledError, FluidFramesError
@@ -33,6 +33,22 @@ log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 0.3  # seconds between progress writes per job
 MODELS_KEPT = 2
+RATE_WINDOW = 5.0  # seconds of recent progress the shown speed and ETA are based on
+
+
+def _rate(window: deque, p) -> tuple[float, float | None]:
+    """Recent output speed and the ETA it implies.
+
+    The pipeline's own ``fps`` is frames since the start over time since the start, which the
+    first (held, instant) frames inflate: a 1 fps job would show 40 fps and a 1 s ETA at first.
+    Until two samples a moment apart exist, no ETA is claimed.
+    """
+    (t0, f0), (t1, f1) = window[0], window[-1]
+    if t1 - t0 < 0.5 or f1 <= f0:
+        return (p.fps if p.elapsed > 2 else 0.0), None
+    fps = (f1 - f0) / (t1 - t0)
+    eta = (p.frames_total - p.frames_out) / fps if p.frames_total else None
+    return fps, (max(0.0, eta) if eta is not None else None)
 
 
 class Changes:
@@ -177,15 +193,20 @@ class Runner:
         src = self.layout.job_dir(job.id) / job.input_file
         dst = out_dir / f"result.{job.format}"
         last = [0.0]
+        window: deque[tuple[float, int]] = deque()
 
         def progress(p: Progress) -> None:
             now = time.monotonic()
+            window.append((now, p.frames_out))
+            while len(window) > 2 and now - window[0][0] > RATE_WINDOW:
+                window.popleft()
             if now - last[0] < PROGRESS_EVERY and p.frames_out != p.frames_total:
                 return
             last[0] = now
+            fps, eta = _rate(window, p)
             self.store.update(job.id, frames_out=p.frames_out, frames_total=p.frames_total,
                               frames_in=p.frames_in, elapsed=round(p.elapsed, 3),
-                              fps=round(p.fps, 3), eta=None if p.eta is None else round(p.eta, 2))
+                              fps=round(fps, 3), eta=None if eta is None else round(eta, 2))
             self.changes.bump(job.id)
 
         opts = dict(job.options)

@@ -138,7 +138,7 @@ function describe(job) {
   parts.push(o.model, job.format.toUpperCase());
   if (o.crf != null) parts.push("CRF " + o.crf);
   const s = job.source || {};
-  if (s.width) parts.push(`${s.width}×${s.height} @ ${fraction(s.fps).toFixed(2).replace(/\.00$/, "")} fps`);
+  if (s.width) parts.push(`${s.width}×${s.height} @ ${+fraction(s.fps).toFixed(3)} fps`);
   return parts.join(" · ");
 }
 
@@ -147,13 +147,13 @@ function stats(job) {
   if (job.status === "queued") return "waiting for the worker";
   if (job.status === "done") {
     const sm = job.summary || {};
-    return `${sm.frames_in} → ${sm.frames_out} frames · ${fraction(sm.output_rate).toFixed(3).replace(/\.?0+$/, "")} fps · ` +
+    return `${sm.frames_in} → ${sm.frames_out} frames · ${+fraction(sm.output_rate).toFixed(3)} fps · ` +
       `${(sm.output_duration || 0).toFixed(2)} s · made in ${clock(p.elapsed)} at ${p.fps.toFixed(1)} fps · ${bytes(job.result.size)}`;
   }
   const total = p.frames_total ? "/" + p.frames_total : "";
   if (job.status === "running" && !p.frames_out) return "starting (loading the model)…";
-  return `frames ${p.frames_out}${total} · ${p.fps.toFixed(1)} fps · elapsed ${clock(p.elapsed)}` +
-    (job.status === "running" ? ` · ETA ${clock(p.eta)}` : "");
+  return `frames ${p.frames_out}${total} · ${p.fps ? p.fps.toFixed(1) : "–"} fps · elapsed ${clock(p.elapsed)}` +
+    (job.status === "running" ? ` · ETA ${p.eta == null ? "estimating…" : clock(p.eta)}` : "");
 }
 
 function card(job) {
@@ -168,7 +168,7 @@ function card(job) {
     act("Re-run", () => api(`/api/jobs/${job.id}/rerun`, { method: "POST" }).then(upsert).catch(alert));
   if (job.status !== "running") act("Delete", () => api(`/api/jobs/${job.id}`, { method: "DELETE" }).then(() => remove(job.id)).catch(alert), "danger");
   const pct = job.status === "done" ? 100 : (job.progress.percent || 0);
-  return el("li", { class: "job " + job.status, "data-id": job.id, "data-status": job.status },
+  return el("li", { class: "job " + job.status, "data-id": job.id, "data-status": job.status, "data-frames": job.progress.frames_out },
     el("div", { class: "top" },
       el("span", { class: "badge " + job.status }, job.status),
       el("span", { class: "name" }, job.filename), actions),
