@@ -3,7 +3,6 @@ factory for apps on a data folder (several apps on one folder = a restart)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,13 +10,12 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the server extra (fastapi, uvicorn, python-multipart) is not installed")
 
-import torch  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
+import torch
+from _serverkit import BASE_URL, CLIP_FRAMES
+from fastapi.testclient import TestClient
 
-from fluidframes.server.app import create_app  # noqa: E402
-from fluidframes.server.config import ServerConfig  # noqa: E402
-
-from _serverkit import BASE_URL, CLIP_FRAMES  # noqa: E402
+from fluidframes.server.app import create_app
+from fluidframes.server.config import ServerConfig
 
 
 @pytest.fixture(scope="session")
@@ -39,14 +37,12 @@ def _trim(src: Path, dst: Path, frames: int) -> Path:
         vout.codec_context.time_base = 1 / vin.average_rate
         vout.width, vout.height, vout.pix_fmt = vin.codec_context.width, vin.codec_context.height, "yuv420p"
         vout.options = {"crf": "20", "preset": "ultrafast"}
-        n = 0
         step = 1 / vin.average_rate
-        for frame in inp.decode(vin):
-            frame.pts, frame.time_base = n, step  # exact constant-rate timestamps
-            out.mux(vout.encode(frame))
-            n += 1
+        for n, frame in enumerate(inp.decode(vin)):
             if n >= frames:
                 break
+            frame.pts, frame.time_base = n, step  # exact constant-rate timestamps
+            out.mux(vout.encode(frame))
         out.mux(vout.encode(None))
     return dst
 

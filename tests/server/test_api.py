@@ -7,11 +7,10 @@ import json
 import sqlite3
 
 import pytest
+from _serverkit import CLIP_FRAMES, submit, wait_for
 
 from fluidframes.server.app import create_app
 from fluidframes.video.reader import probe
-
-from _serverkit import CLIP_FRAMES, submit, wait_for
 
 
 def _events(client, url: str) -> list[tuple[str, dict]]:
@@ -128,7 +127,7 @@ def test_failed_job_shows_error(client, clip, monkeypatch):
     job = wait_for(client, bad["id"], "failed")
     assert "codec" in job["error"]
 
-    import fluidframes.pipeline as pipeline
+    from fluidframes import pipeline
 
     def disk_full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device", "/data/x")

@@ -24,7 +24,14 @@ from starlette.concurrency import run_in_threadpool
 from .. import __version__
 from ..errors import FluidFramesError, InputError
 from .config import ServerConfig
-from .files import Layout, clean_filename, content_disposition, new_job_id, source_suffix, valid_job_id
+from .files import (
+    Layout,
+    clean_filename,
+    content_disposition,
+    new_job_id,
+    source_suffix,
+    valid_job_id,
+)
 from .options import FORMATS, MIME, parse_fields
 from .runner import Changes, Runner
 from .security import COOKIE, SecurityMiddleware, token_matches

@@ -176,7 +176,7 @@ class Runner:
             try:
                 self.changes.bump(job.id)
                 self._run(job)
-            except Exception:  # noqa: BLE001 - a worker must survive anything one job does
+            except Exception:
                 log.exception("job %s: unexpected failure in the worker", job.id)
             finally:
                 with self._lock:
@@ -234,7 +234,7 @@ class Runner:
                 msg = f"file error: {exc.strerror or exc}"
             self._finish(job, status="failed", error=msg)
             return
-        except Exception as exc:  # noqa: BLE001 - shown on the page, logged with traceback
+        except Exception as exc:
             log.exception("job %s failed", job.id)
             self._finish(job, status="failed", error=f"internal error: {type(exc).__name__}: {exc}")
             return
@@ -255,7 +255,6 @@ class Runner:
         self.layout.clear_output(job.id)
         ok = self.store.update(job.id, expect=("running",), status=status, error=error,
                                finished=time.time(), eta=None)
-        if not ok:
-            if self.store.get(job.id) is None:
-                self.layout.remove_job(job.id)
+        if not ok and self.store.get(job.id) is None:  # deleted while it ran
+            self.layout.remove_job(job.id)
         log.info("job %s %s: %s", job.id, status, error)

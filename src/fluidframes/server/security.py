@@ -68,9 +68,9 @@ class SecurityMiddleware:
             return 403, (f"host {host!r} is not allowed: this server answers on loopback only "
                          "(start it with --token to serve other names)")
         origin = headers.get("origin")
-        if scope.get("method", "GET") not in SAFE_METHODS and origin and origin != "null":
-            if urlsplit(origin).netloc.lower() != host.lower():
-                return 403, f"cross-origin request from {origin} refused"
+        unsafe = scope.get("method", "GET") not in SAFE_METHODS
+        if unsafe and origin and origin != "null" and urlsplit(origin).netloc.lower() != host.lower():
+            return 403, f"cross-origin request from {origin} refused"
         if token is None:
             return None
         auth = headers.get("authorization", "")
@@ -82,7 +82,7 @@ class SecurityMiddleware:
         cookie = SimpleCookie()
         try:
             cookie.load(headers.get("cookie", ""))
-        except Exception:  # noqa: BLE001 - a malformed cookie header is just no cookie
+        except Exception:  # noqa: BLE001, S110 - a malformed cookie header is just no cookie
             pass
         if COOKIE in cookie and token_matches(cookie[COOKIE].value, token):
             return None

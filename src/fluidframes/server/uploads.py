@@ -160,7 +160,7 @@ async def receive_form(
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise UploadError(507, "the server's disk is full: the upload was not stored") from None
         raise UploadError(500, f"cannot store the upload: {exc.strerror or exc}") from None
-    except Exception as exc:  # malformed multipart, client disconnect
+    except Exception as exc:  # noqa: BLE001 - malformed multipart, client disconnect
         recv.close()
         dest.unlink(missing_ok=True)
         log.info("upload failed: %s", exc)
