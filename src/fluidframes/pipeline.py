@@ -24,10 +24,11 @@ import numpy as np
 
 from .errors import CancelledError, InputError, MediaError, MediaInputError
 from .scenes import DupDetector, SceneDetector, thumbnail
+from .segments import DEFAULT_SEGMENT_SECONDS, Segment, manifest_key, plan_segments, work_dir_for
 from .timing import RateSpec, Step, TimingPlan, output_rate, parse_rate
-from .video import mux
+from .video import concat, mux
 from .video.reader import Frame, VideoInfo, probe, read_frames
-from .video.writer import EncodeOptions, VideoWriter, output_kind
+from .video.writer import EncodeOptions, VideoWriter, output_kind, plan_encoding
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,15 @@ class Options:
     input_fps: Fraction | str | float | None = None
     overwrite: bool = False
     keep_subtitles: bool = True
+    segment_seconds: float = DEFAULT_SEGMENT_SECONDS  # source seconds per segment (0: one)
+    resume: bool = False  # continue from the completed segments of an interrupted run
+    workers: int | None = None  # render segments on N local Ray workers
+    ray_address: str | None = None  # or on an existing Ray cluster
+
+    def output_key(self) -> dict:
+        """The options that decide the output frames (what a resume must match)."""
+        skip = {"overwrite", "resume", "workers", "ray_address", "device"}
+        return {k: str(v) for k, v in asdict(self).items() if k not in skip}
 
     def rate_spec(self) -> RateSpec:
         if self.multi is not None and self.exp is not None:
@@ -114,6 +124,8 @@ class RunSummary:
     av_sync_error: float | None = None  # seconds, measured on the written file
     in_sync: bool | None = None
     subtitles_dropped: list[str] = field(default_factory=list)
+    segments: int = 1
+    segments_resumed: int = 0
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -186,6 +198,14 @@ def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
     return False
 
 
+def _timing_plan(out_rate: Fraction, tempo: Fraction, source_rate: Fraction,
+                 origin: Fraction | None = None, start_step: int = 0) -> TimingPlan:
+    step = tempo / out_rate
+    return TimingPlan(out_rate, tempo, source_rate=source_rate,
+                      tolerance=min(Fraction(1, 2000), step / 4), origin=origin,
+                      start_step=start_step)
+
+
 class _Montage:
     """Side by side: the source frame that would be on screen, and ours; labelled."""
 
@@ -225,106 +245,74 @@ class _Montage:
         return out
 
 
-def interpolate_video(
-    src: str | Path,
-    dst: str | Path | None = None,
-    *,
-    progress: Callable[[Progress], None] | None = None,
-    cancel: threading.Event | None = None,
-    interpolator=None,
-    **options,
-) -> RunSummary:
-    """Interpolate a video (or a folder of numbered images) and write the result.
+# ---- one segment: decode -> plan -> infer -> encode, three overlapping stages ------------------
 
-    Options are the fields of :class:`Options` (``multi=4``, ``fps=60``, ``slowmo=True``, ...).
-    ``interpolator`` lets a long-lived caller (the web app) reuse a loaded model. Returns a
-    :class:`RunSummary`; raises a :class:`FluidFramesError` subclass on failure, after removing
-    every temporary file (nothing is ever left under ``dst`` unless the run completed).
+@dataclass
+class SegmentJob:
+    """Everything a worker needs to render one segment (picklable, for Ray)."""
+
+    info: VideoInfo
+    opts: Options
+    out_rate: Fraction
+    tempo: Fraction
+    segment: Segment
+    out_path: Path  # the finished segment file (or PNG folder) in the work folder
+    last: bool
+    origin: Fraction  # pts of the clip's first frame
+    model_label: str = "rife"
+
+
+@dataclass
+class SegmentStats:
+    index: int
+    frames_in: int = 0
+    frames_out: int = 0
+    interpolated: int = 0
+    held: int = 0
+    scene_cuts: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+
+
+def render_segment(job: SegmentJob, interp, progress: Callable[[int], None] | None = None,
+                   cancel: threading.Event | None = None) -> SegmentStats:
+    """Render one segment into ``job.out_path`` (atomically); the unit every executor runs.
+
+    ``progress`` receives the number of output frames written so far in this segment.
     """
-    unknown = set(options) - set(Options.__dataclass_fields__)
-    if unknown:
-        raise InputError(f"unknown option(s): {', '.join(sorted(unknown))}")
-    opts = Options(**options)
-    return _Run(Path(src), Path(dst) if dst else None, opts, progress, cancel, interpolator).run()
+    return _SegmentRenderer(job, interp, progress, cancel or threading.Event()).run()
 
 
-class _Run:
-    def __init__(self, src, dst, opts: Options, progress, cancel, interpolator) -> None:
-        self.src, self.dst, self.opts = src, dst, opts
-        self.progress_cb = progress
-        self.cancel = cancel or threading.Event()
-        self.interp = interpolator
+class _SegmentRenderer:
+    def __init__(self, job: SegmentJob, interp, progress, cancel: threading.Event) -> None:
+        self.job, self.interp, self.progress_cb, self.cancel = job, interp, progress, cancel
+        info, o = job.info, job.opts
+        self.info, self.opts = info, o
+        self.stats = SegmentStats(job.segment.index)
         self.stop = threading.Event()
-        self.warnings: list[str] = []
-        self.skipped = 0
-
-    # -- set-up: everything that can fail on bad input fails before decoding starts ---------
-    def _setup(self) -> None:
-        o = self.opts
-        if not self.src.exists():
-            raise MediaInputError(f"input not found: {self.src}")
-        input_fps = parse_rate(str(o.input_fps)) if o.input_fps is not None else None
-        self.info = probe(self.src, input_fps=input_fps)
-        if self.info.is_image_sequence and input_fps is None:
-            self.warnings.append(f"image folder without --input-fps: assuming {_fmt_rate(self.info.rate)} fps")
-            log.warning(self.warnings[-1])
-        if self.info.frame_count is not None and self.info.frame_count < 2:
-            raise MediaInputError(f"{self.src} has {self.info.frame_count} frame(s): need at least two")
-        if o.slowmo and o.audio not in ("stretch", "drop"):
-            raise InputError("--audio must be 'stretch' or 'drop'")
-        spec = o.rate_spec()
-        self.out_rate, self.tempo = output_rate(self.info.rate, spec)
-        factor = self.out_rate / self.info.rate / self.tempo
-        dst = self.dst or default_output(self.src, self.info, self.out_rate,
-                                         factor if not o.slowmo else Fraction(spec.factor),
-                                         o.slowmo, o.png)
-        self.dst = dst
-        kind = output_kind(dst, o.png)
-        if dst.resolve() == self.src.resolve():
-            raise InputError(f"output {dst} is the input; choose another name")
-        if dst.exists() and not o.overwrite:
-            raise InputError(f"{dst} exists; use --overwrite to replace it")
-        if dst.exists() and dst.is_dir() != (kind == "png-folder"):
-            raise InputError(f"{dst} exists and is a {'folder' if dst.is_dir() else 'file'}")
-        _check_writable(dst)
-        if self.interp is None:
-            from .engine import Interpolator
-            from .models.registry import DEFAULT_MODEL
-
-            self.interp = Interpolator(model=o.model or DEFAULT_MODEL, model_file=o.model_file,
-                                       device=o.device, precision=o.precision, scale=o.scale)
-        w = self.info.width * (2 if o.montage else 1)
-        try:
-            self.writer = VideoWriter(
-                dst, w, self.info.height, self.out_rate, self.info,
-                EncodeOptions(codec=o.codec, crf=o.crf, preset=o.preset, pix_fmt=o.pix_fmt, png=o.png),
-                alpha=self.info.has_alpha, high_bit_depth=self.info.bit_depth > 8,
-            )
-        except OSError as exc:
-            raise InputError(f"cannot write {dst}: {exc.strerror or exc}") from None
         self.scenes = SceneDetector(o.scene_threshold or SceneDetector.DEFAULT_THRESHOLD,
                                     enabled=o.scene_detect)
         self.dups = DupDetector() if o.dedup else None
-        step = self.tempo / self.out_rate
-        self.plan = TimingPlan(self.out_rate, self.tempo, source_rate=self.info.rate,
-                               tolerance=min(Fraction(1, 2000), step / 4))
-        self.total = None
-        if self.info.duration:
-            self.total = self.plan.count_for(self.info.duration)
+        seg = job.segment
+        self.plan = _timing_plan(job.out_rate, job.tempo, info.rate, job.origin, seg.first_step)
+        self.end_step = seg.end_step
         self.montage = None
         if o.montage:
-            c = 4 if self.info.has_alpha else 3
-            dtype = np.uint16 if self.info.bit_depth > 8 else np.uint8
-            self.montage = _Montage(self.info.height, self.info.width, c, dtype,
-                                    f"fluidframes {self.interp.info.name}")
+            dtype = np.uint16 if info.bit_depth > 8 else np.uint8
+            self.montage = _Montage(info.height, info.width, 4 if info.has_alpha else 3, dtype,
+                                    f"fluidframes {job.model_label}")
+        self._prep_cache: dict = {}
+        self._last_report = 0.0
 
-    # -- stages --------------------------------------------------------------------------------
+    # -- stages ----------------------------------------------------------------------------------
     def _decode(self) -> None:
         def corrupt(msg: str) -> None:
-            self.skipped += 1
-            log.warning("skipped: %s", msg)
+            self.stats.skipped += 1
 
-        for frame in read_frames(self.info, on_corrupt=corrupt):
+        seg = self.job.segment
+        start = seg.start if seg.index else None
+        for frame in read_frames(self.info, on_corrupt=corrupt, start=start, stop=seg.stop):
             if not _put(self.frames_q, frame, self.stop):
                 return
         _put(self.frames_q, _END, self.stop)
@@ -341,47 +329,30 @@ class _Run:
                 return
             self.writer.write(item)
 
-    def _emit(self, image: np.ndarray, source: np.ndarray) -> None:
-        if self.montage is not None:
-            image = self.montage.compose(source, image)
-        if not _put(self.out_q, image, self.stop):
-            raise CancelledError("stopped")
-        self.frames_out += 1
-        now = time.monotonic()
-        if self.progress_cb and (now - self._last_report > 0.2 or self.frames_out == self.total):
-            self._last_report = now
-            el = now - self.t0
-            self.progress_cb(Progress(self.frames_out, self.total, self.frames_in, el,
-                                      self.frames_out / el if el > 0 else 0.0))
-
     def _check(self) -> None:
         if self.cancel.is_set():
             raise CancelledError("cancelled")
         for stage in (self.decoder, self.encoder):
             if stage.error is not None:
                 raise stage.error
-        if not self.encoder.is_alive() and self.encoder.error is None and not self._encoder_done:
+        if not self.encoder.is_alive():
             raise MediaError("the encoder stopped unexpectedly")
 
-    def _render(self, steps: list[Step], frames: dict[int, Frame], cut: bool) -> None:
-        """Produce the output frames for ``steps``; all share one (left, right) pair."""
-        interp_steps = [s for s in steps if not s.is_source and not cut]
-        made = {}
-        if interp_steps:
-            left, right = interp_steps[0].left, interp_steps[0].right
-            p0 = self._prepared(frames[left])
-            p1 = self._prepared(frames[right])
-            outs = self.interp.run(p0, p1, [float(s.t) for s in interp_steps])
-            made = {s.index: img for s, img in zip(interp_steps, outs)}
-            self.interpolated += len(outs)
-        for s in steps:
+    def _emit(self, image: np.ndarray, source: np.ndarray) -> None:
+        if self.montage is not None:
+            image = self.montage.compose(source, image)
+        while not self.stop.is_set():
             self._check()
-            source = frames[s.left].image
-            if s.index in made:
-                self._emit(made[s.index], source)
-            else:
-                self.held += 1
-                self._emit(frames[s.nearest if cut else s.left].image, source)
+            try:
+                self.out_q.put(image, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        self.stats.frames_out += 1
+        now = time.monotonic()
+        if self.progress_cb and now - self._last_report > 0.2:
+            self._last_report = now
+            self.progress_cb(self.stats.frames_out)
 
     def _prepared(self, frame: Frame):
         p = self._prep_cache.get(frame.index)
@@ -391,52 +362,27 @@ class _Run:
             self._prep_cache[frame.index] = p
         return p
 
-    def _infer(self) -> None:
-        frames: dict[int, Frame] = {}
-        thumbs: dict[int, np.ndarray] = {}
-        prev_idx: int | None = None
-        dup_run = 0
-        kept_idx = 0
-        last_pts = Fraction(0)
-        while True:
-            self._check()
-            try:
-                item = self.frames_q.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if item is _END:
-                break
-            frame: Frame = item
-            self.frames_in += 1
-            thumb = thumbnail(frame.image)
-            last_pts = frame.pts
-            if self.dups is not None and prev_idx is not None:
-                if dup_run < MAX_DUP_RUN and self.dups.is_duplicate(thumbs[prev_idx], thumb):
-                    dup_run += 1
-                    self.duplicates += 1
-                    continue
-                dup_run = 0
-            # Re-number kept frames densely for the planner; keep the pts as decoded.
-            frame = Frame(frame.image, frame.pts, kept_idx)
-            kept_idx += 1
-            frames[frame.index] = frame
-            thumbs[frame.index] = thumb
-            cut = prev_idx is not None and self.scenes.is_cut(thumbs[prev_idx], thumb)
-            if cut:
-                self.cuts += 1
-            steps = self.plan.feed(frame.index, frame.pts)
-            self._render_groups(steps, frames, cut)
-            for k in [k for k in frames if k < frame.index - 1]:
-                del frames[k]
-                thumbs.pop(k, None)
-            prev_idx = frame.index
-        if self.frames_in == 0:
-            raise MediaInputError(f"no decodable frames in {self.src}")
-        if self.frames_in < 2:
-            raise MediaInputError(f"{self.src} has only one frame: nothing to interpolate")
-        # Frames dropped as duplicates at the very end still count for the clip's length.
-        tail = last_pts - frames[prev_idx].pts + 1 / self.info.rate
-        self._render_groups(self.plan.finish(tail), frames, False)
+    def _render(self, steps: list[Step], frames: dict[int, Frame], cut: bool) -> None:
+        """Output frames for ``steps``; all share one (left, right) source pair."""
+        if self.end_step is not None:
+            steps = [s for s in steps if s.index < self.end_step]
+        if not steps:
+            return
+        interp_steps = [s for s in steps if not s.is_source and not cut]
+        made = {}
+        if interp_steps:
+            p0 = self._prepared(frames[interp_steps[0].left])
+            p1 = self._prepared(frames[interp_steps[0].right])
+            outs = self.interp.run(p0, p1, [float(s.t) for s in interp_steps])
+            made = {s.index: img for s, img in zip(interp_steps, outs)}
+            self.stats.interpolated += len(outs)
+        for s in steps:
+            source = frames[s.left].image
+            if s.index in made:
+                self._emit(made[s.index], source)
+            else:
+                self.stats.held += 1
+                self._emit(frames[s.nearest if cut else s.left].image, source)
 
     def _render_groups(self, steps: list[Step], frames: dict[int, Frame], cut: bool) -> None:
         group: list[Step] = []
@@ -448,20 +394,68 @@ class _Run:
         if group:
             self._render(group, frames, cut)
 
-    # -- the run -------------------------------------------------------------------------------
-    def run(self) -> RunSummary:
-        self._setup()
-        self.t0 = time.monotonic()
-        self._last_report = 0.0
-        self.frames_in = self.frames_out = self.interpolated = self.held = 0
-        self.cuts = self.duplicates = 0
-        self._prep_cache: dict = {}
-        self._encoder_done = False
+    def _infer(self) -> None:
+        seg = self.job.segment
+        frames: dict[int, Frame] = {}
+        thumbs: dict[int, np.ndarray] = {}
+        prev_idx: int | None = None
+        dup_run = kept = 0
+        last_pts = Fraction(0)
+        while True:
+            self._check()
+            try:
+                item = self.frames_q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is _END:
+                break
+            frame: Frame = item
+            overlap = seg.stop is not None and frame.pts >= seg.stop
+            if not overlap:
+                self.stats.frames_in += 1
+            last_pts = frame.pts
+            thumb = thumbnail(frame.image)
+            # The segment's first frame and its overlap frame are never dropped as duplicates,
+            # so neighbouring segments agree on them.
+            if self.dups is not None and prev_idx is not None and not overlap:
+                if dup_run < MAX_DUP_RUN and self.dups.is_duplicate(thumbs[prev_idx], thumb):
+                    dup_run += 1
+                    self.stats.duplicates += 1
+                    continue
+                dup_run = 0
+            frame = Frame(frame.image, frame.pts, kept)  # dense numbering for the planner
+            kept += 1
+            frames[frame.index] = frame
+            thumbs[frame.index] = thumb
+            cut = prev_idx is not None and self.scenes.is_cut(thumbs[prev_idx], thumb)
+            if cut:
+                self.stats.scene_cuts += 1
+            self._render_groups(self.plan.feed(frame.index, frame.pts), frames, cut)
+            for k in [k for k in frames if k < frame.index - 1]:
+                del frames[k]
+                thumbs.pop(k, None)
+            prev_idx = frame.index
+        if prev_idx is None:
+            raise MediaInputError(f"no decodable frames in {self.info.path}")
+        if self.job.last:
+            # frames dropped as duplicates at the very end still count for the clip's length
+            tail = last_pts - frames[prev_idx].pts + 1 / self.info.rate
+            self._render_groups(self.plan.finish(tail), frames, False)
+
+    def run(self) -> SegmentStats:
+        job, o = self.job, self.opts
+        t0 = time.monotonic()
+        width = self.info.width * (2 if o.montage else 1)
+        self.writer = VideoWriter(
+            job.out_path, width, self.info.height, job.out_rate, self.info,
+            EncodeOptions(codec=o.codec, crf=o.crf, preset=o.preset, pix_fmt=o.pix_fmt, png=o.png),
+            alpha=self.info.has_alpha, high_bit_depth=self.info.bit_depth > 8,
+        )
         self.frames_q: queue.Queue = queue.Queue(_QUEUE)
         self.out_q: queue.Queue = queue.Queue(_QUEUE)
         self.decoder = _Stage("ff-decode", self._decode)
         self.encoder = _Stage("ff-encode", self._encode)
-        finished = False
+        done = False
         try:
             self.decoder.start()
             self.encoder.start()
@@ -471,27 +465,202 @@ class _Run:
                 self.encoder.join(0.1)
                 if self.cancel.is_set():
                     raise CancelledError("cancelled")
-            self._encoder_done = True
             if self.encoder.error is not None:
                 raise self.encoder.error
-            video_tmp = self.writer.close()
-            report = self._finalize(video_tmp)
-            finished = True
-        except KeyboardInterrupt:
-            raise CancelledError("interrupted; no output was written") from None
-        except CancelledError:
-            raise CancelledError("cancelled; no output was written") from None
+            tmp = self.writer.close()
+            os.replace(tmp, job.out_path)
+            done = True
         finally:
             self.stop.set()
-            if not finished:
+            if not done:
                 self.writer.abort()
             self.decoder.join(5)
             self.encoder.join(5)
-        return self._summary(report)
+        if self.progress_cb:
+            self.progress_cb(self.stats.frames_out)
+        self.stats.seconds = time.monotonic() - t0
+        return self.stats
+
+
+def run_local(jobs: list[SegmentJob], interp, progress: Callable[[int, int], None],
+              cancel: threading.Event) -> list[SegmentStats]:
+    """The in-process executor: segments one after another with the loaded model."""
+    out = []
+    for job in jobs:
+        idx = job.segment.index
+        out.append(render_segment(job, interp, lambda n, i=idx: progress(i, n), cancel))
+    return out
+
+
+# ---- the whole run -----------------------------------------------------------------------------
+
+def interpolate_video(
+    src: str | Path,
+    dst: str | Path | None = None,
+    *,
+    progress: Callable[[Progress], None] | None = None,
+    cancel: threading.Event | None = None,
+    interpolator=None,
+    **options,
+) -> RunSummary:
+    """Interpolate a video (or a folder of numbered images) and write the result.
+
+    Options are the fields of :class:`Options` (``multi=4``, ``fps=60``, ``slowmo=True``, ...).
+    ``interpolator`` lets a long-lived caller (the web app) reuse a loaded model. Returns a
+    :class:`RunSummary`; raises a :class:`FluidFramesError` subclass on failure. Nothing is ever
+    left under ``dst`` unless the run completed; completed segments of an interrupted run stay
+    in the work folder (user cache) for ``resume=True``.
+    """
+    unknown = set(options) - set(Options.__dataclass_fields__)
+    if unknown:
+        raise InputError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    opts = Options(**options)
+    return _Run(Path(src), Path(dst) if dst else None, opts, progress, cancel, interpolator).run()
+
+
+class _Run:
+    def __init__(self, src, dst, opts: Options, progress, cancel, interpolator) -> None:
+        self.src, self.dst, self.opts = src, dst, opts
+        self.progress_cb = progress
+        self.cancel = cancel or threading.Event()
+        self.interp = interpolator
+        self.warnings: list[str] = []
+
+    # -- set-up: everything that can fail on bad input fails before decoding starts ---------
+    def _setup(self) -> None:
+        o = self.opts
+        if not self.src.exists():
+            raise MediaInputError(f"input not found: {self.src}")
+        input_fps = parse_rate(str(o.input_fps)) if o.input_fps is not None else None
+        self.info = probe(self.src, input_fps=input_fps)
+        if self.info.is_image_sequence and input_fps is None:
+            self.warnings.append(
+                f"image folder without --input-fps: assuming {_fmt_rate(self.info.rate)} fps")
+            log.warning(self.warnings[-1])
+        if self.info.frame_count is not None and self.info.frame_count < 2:
+            raise MediaInputError(
+                f"{self.src} has {self.info.frame_count} frame(s): need at least two")
+        if o.slowmo and o.audio not in ("stretch", "drop"):
+            raise InputError("--audio must be 'stretch' or 'drop'")
+        spec = o.rate_spec()
+        self.out_rate, self.tempo = output_rate(self.info.rate, spec)
+        factor = self.out_rate / self.info.rate / self.tempo
+        dst = self.dst or default_output(self.src, self.info, self.out_rate,
+                                         factor if not o.slowmo else Fraction(spec.factor),
+                                         o.slowmo, o.png)
+        self.dst = dst
+        self.kind = output_kind(dst, o.png)
+        if dst.resolve() == self.src.resolve():
+            raise InputError(f"output {dst} is the input; choose another name")
+        if dst.exists() and not o.overwrite:
+            raise InputError(f"{dst} exists; use --overwrite to replace it")
+        if dst.exists() and dst.is_dir() != (self.kind == "png-folder"):
+            raise InputError(f"{dst} exists and is a {'folder' if dst.is_dir() else 'file'}")
+        _check_writable(dst)
+        width = self.info.width * (2 if o.montage else 1)
+        plan_encoding(dst, width, self.info.height, self.info,
+                      EncodeOptions(codec=o.codec, crf=o.crf, preset=o.preset, pix_fmt=o.pix_fmt,
+                                    png=o.png),
+                      self.info.has_alpha, self.info.bit_depth > 8)
+        if o.workers is not None and o.workers < 1:
+            raise InputError("--workers must be at least 1")
+        self.executor = None
+        if o.workers or o.ray_address:
+            try:
+                from .distributed import RayExecutor
+            except ImportError as exc:
+                raise InputError(
+                    "--workers/--ray-address need Ray: pip install 'fluidframes[distributed]' "
+                    f"({exc})") from None
+            self.executor = RayExecutor(workers=o.workers, address=o.ray_address, opts=o)
+        if self.interp is None and self.executor is None:
+            from .engine import Interpolator
+            from .models.registry import DEFAULT_MODEL
+
+            self.interp = Interpolator(model=o.model or DEFAULT_MODEL, model_file=o.model_file,
+                                       device=o.device, precision=o.precision, scale=o.scale)
+        self.plan = _timing_plan(self.out_rate, self.tempo, self.info.rate)
+        self.total = self.plan.count_for(self.info.duration) if self.info.duration else None
+
+    def _model_label(self) -> str:
+        if self.interp is not None:
+            return self.interp.info.name
+        o = self.opts
+        return Path(o.model_file).name if o.model_file else (o.model or "rife-4.25")
+
+    def _jobs(self) -> list[SegmentJob]:
+        o = self.opts
+        single = self.kind == "gif" or (o.segment_seconds or 0) <= 0
+        self.segments = plan_segments(self.info, self.plan, o.segment_seconds, single=single)
+        ext = "" if self.kind == "png-folder" else self.dst.suffix.lower()
+        key = manifest_key(self.info, {**o.output_key(), "out_rate": str(self.out_rate)},
+                           self.segments)
+        self.work = work_dir_for(self.dst, key, ext, o.resume)
+        origin = Fraction(0)
+        return [SegmentJob(self.info, o, self.out_rate, self.tempo, seg,
+                           self.work.segment_file(seg), seg.index == len(self.segments) - 1,
+                           origin, self._model_label())
+                for seg in self.segments]
+
+    def run(self) -> RunSummary:
+        self._setup()
+        t0 = time.monotonic()
+        jobs = self._jobs()
+        todo = [j for j in jobs if not self.work.done(j.segment)]
+        resumed = len(jobs) - len(todo)
+        done_frames = {j.segment.index: 0 for j in todo}
+        base = sum((j.segment.end_step or 0) - j.segment.first_step
+                   for j in jobs if j not in todo)
+        last = [0.0]
+
+        def on_progress(index: int, frames: int) -> None:
+            done_frames[index] = frames
+            now = time.monotonic()
+            if self.progress_cb and now - last[0] > 0.2:
+                last[0] = now
+                out = base + sum(done_frames.values())
+                el = now - t0
+                self.progress_cb(Progress(out, self.total, 0, el, out / el if el > 0 else 0.0))
+
+        try:
+            if self.executor is not None:
+                stats = self.executor.run(todo, on_progress, self.cancel)
+            else:
+                stats = run_local(todo, self.interp, on_progress, self.cancel)
+            parts = [self.work.segment_file(s) for s in self.segments]
+            video_tmp, frames_out = concat.join(parts, [s.first_step for s in self.segments],
+                                                self.out_rate, self.dst, self.kind,
+                                                self.info.rotation)
+            report = self._finalize(video_tmp)
+        except KeyboardInterrupt:
+            raise CancelledError(self._stopped_message("interrupted")) from None
+        except CancelledError:
+            raise CancelledError(self._stopped_message("cancelled")) from None
+        except BaseException:
+            if not self._completed_segments():
+                self.work.remove()
+            raise
+        self.work.remove()
+        if self.progress_cb:
+            el = time.monotonic() - t0
+            self.progress_cb(Progress(frames_out, frames_out, 0, el, frames_out / el if el else 0.0))
+        return self._summary(report, stats, frames_out, time.monotonic() - t0, resumed)
+
+    def _completed_segments(self) -> int:
+        return sum(1 for s in self.segments if self.work.done(s))
+
+    def _stopped_message(self, what: str) -> str:
+        n = self._completed_segments()
+        if n and len(self.segments) > 1:
+            return (f"{what}; no output was written ({n} of {len(self.segments)} segments kept: "
+                    "run the same command with --resume to continue)")
+        self.work.remove()
+        return f"{what}; no output was written"
 
     def _finalize(self, video_tmp: Path):
         o = self.opts
-        audio = "drop" if (o.slowmo and o.audio == "drop") else ("stretch" if self.tempo != 1 else "copy")
+        audio = "drop" if (o.slowmo and o.audio == "drop") else (
+            "stretch" if self.tempo != 1 else "copy")
         try:
             return mux.finalize(video_tmp, self.dst, self.info, tempo=self.tempo, audio=audio,
                                 keep_subtitles=o.keep_subtitles)
@@ -529,32 +698,31 @@ class _Run:
                 err = dur_err if abs(dur_err) > abs(err) else err
         return err
 
-    def _summary(self, report) -> RunSummary:
-        secs = time.monotonic() - self.t0
-        in_dur = float(self.plan.count_for(0) or 0)
+    def _summary(self, report, stats: list[SegmentStats], frames_out: int, secs: float,
+                 resumed: int) -> RunSummary:
         frame_out = 1 / self.out_rate
-        out_dur = float(self.frames_out * frame_out)
-        # source span the plan covered, from its own arithmetic
-        src_span = Fraction(self.frames_out) * self.tempo / self.out_rate
-        in_dur = float(self.info.duration) if self.info.duration else float(src_span)
-        expected = in_dur / float(self.tempo)
-        sync_err = None
-        in_sync = None
+        out_dur = float(frames_out * frame_out)
+        in_dur = float(self.info.duration) if self.info.duration else out_dur * float(self.tempo)
+        sync_err = in_sync = None
         audio = {}
         if report is not None:
-            audio = asdict(report)
+            audio = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(report).items()}
+            out_dur = float(report.video_duration)
             sync_err = self._sync_error(report)
             if sync_err is not None:
                 in_sync = abs(sync_err) <= float(frame_out) + 1e-6
+        total = lambda name: sum(getattr(s, name) for s in stats)  # noqa: E731
         return RunSummary(
-            input=str(self.src), output=str(self.dst), model=self.interp.info.name,
-            device=self.interp.info.device, frames_in=self.frames_in, frames_out=self.frames_out,
-            interpolated=self.interpolated, held=self.held, scene_cuts=self.cuts,
-            duplicates_dropped=self.duplicates, skipped_packets=self.skipped,
+            input=str(self.src), output=str(self.dst), model=self._model_label(),
+            device=self.interp.info.device if self.interp is not None else "ray",
+            frames_in=total("frames_in"), frames_out=frames_out,
+            interpolated=total("interpolated"), held=total("held"), scene_cuts=total("scene_cuts"),
+            duplicates_dropped=total("duplicates"), skipped_packets=total("skipped"),
             source_rate=str(self.info.rate), output_rate=str(self.out_rate), tempo=str(self.tempo),
-            input_duration=in_dur, output_duration=out_dur, expected_duration=expected,
-            seconds=secs, speed_fps=self.frames_out / secs if secs > 0 else 0.0, audio=audio,
+            input_duration=in_dur, output_duration=out_dur,
+            expected_duration=in_dur / float(self.tempo), seconds=secs,
+            speed_fps=frames_out / secs if secs > 0 else 0.0, audio=audio,
             av_sync_error=sync_err, in_sync=in_sync,
             subtitles_dropped=list(getattr(report, "subtitles_dropped", []) or []),
-            warnings=self.warnings,
+            segments=len(self.segments), segments_resumed=resumed, warnings=self.warnings,
         )

@@ -228,6 +228,8 @@ class TimingPlan:
     source_end: Fraction | None = None
     source_rate: Fraction | None = None
     tolerance: Fraction = Fraction(0)
+    origin: Fraction | None = None
+    start_step: int = 0
     ignored: list[int] = field(default_factory=list, init=False)
     _origin: Fraction | None = field(default=None, init=False, repr=False)
     _prev: _Frame | None = field(default=None, init=False, repr=False)
@@ -251,6 +253,11 @@ class TimingPlan:
             self.source_end = Fraction(self.source_end)
         # Output instants are every 1/(out_rate/tempo) seconds of source time.
         self._step = self.tempo / self.out_rate
+        # A plan for one segment of a longer clip: source time 0 is ``origin`` (the clip's
+        # first frame), and the first step handed out is ``start_step``.
+        if self.origin is not None:
+            self._origin = Fraction(self.origin)
+        self._next = self.start_step
         if self.tolerance < 0 or self.tolerance * 2 >= self._step:
             raise InputError("timestamp tolerance must be >= 0 and below half an output frame")
 
@@ -315,9 +322,11 @@ class TimingPlan:
             return []
         steps: list[Step] = []
         if prev is None:
-            # First frame: only output step 0 (src_time 0) lands on it.
-            steps.append(self._make(self._next, cur, cur))
-            self._next += 1
+            # First frame: only the step(s) landing on it (step 0 for a whole clip; for a
+            # segment, its first step if that falls on this frame).
+            while self._src_time(self._next) <= rel + self.tolerance:
+                steps.append(self._make(self._next, cur, cur))
+                self._next += 1
         else:
             while True:
                 st = self._src_time(self._next)
@@ -362,6 +371,10 @@ class TimingPlan:
         steps = [self._make(k, last, last) for k in range(self._next, total)]
         self._next = max(self._next, total)
         return steps
+
+    def first_step_at(self, rel: Fraction) -> int:
+        """Index of the first output step at or after source time ``rel`` (within tolerance)."""
+        return max(0, math.ceil((Fraction(rel) - self.tolerance) / self._step))
 
     def count_for(self, duration: Fraction) -> int:
         """Output frames for a source span of ``duration`` seconds: ``ceil(duration/step)``."""
