@@ -21,15 +21,21 @@ setup() {
     .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[server,test]"
 }
 
-need_ffmpeg() {
-    # The test suite checks outputs with an independent tool (ffprobe); the product never uses it.
-    if ! command -v ffprobe >/dev/null 2>&1; then
-        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null
-        else
-            echo "dev.sh: the tests need ffprobe (install ffmpeg with your package manager)" >&2
-            exit 2
-        fi
+test_tools() {
+    # The test suite checks outputs with an independent tool (ffprobe; the product never uses
+    # it) and drives the web app in a real headless Chromium (Debian's package; browser
+    # downloads by test tools are never used).
+    local missing=()
+    command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${missing[@]}" >/dev/null
+    else
+        echo "dev.sh: the tests need: ${missing[*]} (install with your package manager)" >&2
+        exit 2
     fi
 }
 
@@ -42,7 +48,7 @@ case "${1:-demo}" in
         ;;
     test)
         setup
-        need_ffmpeg
+        test_tools
         shift || true
         .venv/bin/python -m pytest -q "$@"
         ;;

@@ -127,7 +127,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 # ---- parser --------------------------------------------------------------------------------------
 
 def _model_kwargs(args: argparse.Namespace) -> dict:
-    kw = dict(device=args.device, precision=args.precision, scale=args.scale)
+    kw = dict(device=args.device, precision=args.precision, scale=args.scale,
+              backend=args.backend)
     if args.model_file:
         kw["model_file"] = args.model_file
     else:
@@ -143,7 +144,10 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
                    "see `fluidframes models list`)")
     g.add_argument("--model-file", help="your own Practical-RIFE flownet.pkl (family auto-detected)")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    g.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
+    g.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
+                   help="auto: fp16 on CUDA, bf16 convolutions on CPUs that have them, else fp32")
+    g.add_argument("--backend", default="auto", choices=["auto", "torch", "eager"],
+                   help="inference path: torch (fast, default where it applies) or eager")
     g.add_argument("--scale", type=float, default=1.0,
                    help="flow resolution factor: 0.25, 0.5, 1, 2, 4 (0.5 for 4K)")
 

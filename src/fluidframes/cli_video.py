@@ -39,17 +39,24 @@ def _progress_bar(quiet: bool):
     return update, close
 
 
-def run_interpolate(args: argparse.Namespace, src: str, dst: str | None, extra: dict | None = None) -> int:
-    from .pipeline import interpolate_video
-
+def _options_from_args(args: argparse.Namespace) -> dict:
+    """Pipeline options from the parsed flags (shared by single-file and batch runs)."""
     opts = dict(
         multi=args.multi, exp=args.exp, fps=args.fps, slowmo=args.slowmo, audio=args.audio,
         model=args.model, model_file=args.model_file, device=args.device,
-        precision=args.precision, scale=args.scale, montage=args.montage,
+        precision=args.precision, backend=args.backend, scale=args.scale, montage=args.montage,
         scene_detect=not args.no_scene_detect, scene_threshold=args.scene_threshold,
         dedup=args.dedup, codec=args.codec, crf=args.crf, preset=args.preset,
         pix_fmt=args.pix_fmt, png=args.png, input_fps=args.input_fps, overwrite=args.overwrite,
     )
+    opts.update(_scale_opts(args))
+    return opts
+
+
+def run_interpolate(args: argparse.Namespace, src: str, dst: str | None, extra: dict | None = None) -> int:
+    from .pipeline import interpolate_video
+
+    opts = _options_from_args(args)
     opts.update(extra or {})
     update, close = _progress_bar(args.quiet or args.json)
     try:
@@ -67,8 +74,73 @@ def run_interpolate(args: argparse.Namespace, src: str, dst: str | None, extra: 
     return 0
 
 
+def _scale_opts(args: argparse.Namespace) -> dict:
+    """Segments/resume/Ray flags (absent on commands such as ``demo``: library defaults)."""
+    out = {}
+    if getattr(args, "segment_seconds", None) is not None:
+        out["segment_seconds"] = args.segment_seconds
+    for name in ("resume", "workers", "ray_address"):
+        if getattr(args, name, None):
+            out[name] = getattr(args, name)
+    return out
+
+
 def cmd_interpolate(args: argparse.Namespace) -> int:
-    return run_interpolate(args, args.input, args.output)
+    from .batch import expand_inputs
+
+    inputs, batch = expand_inputs(args.input)
+    try:
+        if not batch:
+            return run_interpolate(args, str(inputs[0]), args.output)
+        return run_batch_cli(args, inputs)
+    finally:
+        if "fluidframes.distributed" in sys.modules:  # stop the local Ray we started, if any
+            sys.modules["fluidframes.distributed"].shutdown()
+
+
+def run_batch_cli(args: argparse.Namespace, inputs: list[Path]) -> int:
+    """Several inputs: one output each, a line per file, non-zero exit if any failed."""
+    import threading
+
+    from .batch import plan_outputs, run_batch
+    from .errors import CancelledError
+
+    out_dir = None
+    if args.output:
+        out_dir = Path(args.output)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise InputError(f"with several inputs, -o must be a folder ({out_dir} is a file)")
+        out_dir.mkdir(parents=True, exist_ok=True)
+    probe_opts = dict(multi=args.multi, exp=args.exp, fps=args.fps, slowmo=args.slowmo,
+                      png=args.png, input_fps=args.input_fps)
+    items = plan_outputs(inputs, out_dir, probe_opts)
+    opts = _options_from_args(args)
+    update, close = _progress_bar(args.quiet or args.json)
+    cancel = threading.Event()
+    try:
+        run_batch(items, opts, progress=update, cancel=cancel)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        close()
+    failed = [it for it in items if not it.ok]
+    if args.json:
+        print(json.dumps([it.to_dict() for it in items], indent=2, default=str))
+    else:
+        for it in items:
+            if it.ok:
+                if not args.quiet:
+                    print(it.summary.line())
+            else:
+                print(f"fluidframes: {it.input}: FAILED: {it.error}", file=sys.stderr)
+        if not args.quiet or failed:
+            print(f"batch: {len(items) - len(failed)} of {len(items)} file(s) done"
+                  + (f", {len(failed)} failed" if failed else ""), file=sys.stderr)
+    if not failed:
+        return 0
+    if any(isinstance(it.error, CancelledError) for it in failed):
+        return 130
+    return max(getattr(it.error, "exit_code", 1) for it in failed)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -101,8 +173,11 @@ def _add_common(p: argparse.ArgumentParser, add_model_options) -> None:
 
 def add_video_commands(sub, add_model_options) -> None:
     p = sub.add_parser("interpolate", help="interpolate a video (or a folder of images)")
-    p.add_argument("input", help="video file, or a folder of numbered images")
-    p.add_argument("-o", "--output", help="output file (.mp4 .mkv .mov .webm .gif) or folder")
+    p.add_argument("input", nargs="+",
+                   help="video file(s), a folder of numbered images (one clip), or a folder of "
+                        "videos (a batch: one output per video)")
+    p.add_argument("-o", "--output", help="output file (.mp4 .mkv .mov .webm .gif) or folder; "
+                   "with several inputs, the folder for all outputs")
     r = p.add_argument_group("rate")
     m = r.add_mutually_exclusive_group()
     m.add_argument("--multi", type=int, help="frame-rate multiplier N (any integer >= 2)")
@@ -120,6 +195,16 @@ def add_video_commands(sub, add_model_options) -> None:
                    help="drop duplicate frames (animation on twos) and re-time the motion")
     p.add_argument("--montage", action="store_true", help="original and result side by side")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    w = p.add_argument_group("segments, resume and workers")
+    w.add_argument("--segment-seconds", type=float, metavar="S",
+                   help="source seconds per segment, cut at keyframes (default 10; 0: one)")
+    w.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from its completed segments")
+    w.add_argument("--workers", type=int, metavar="N",
+                   help="render segments on N local Ray workers (pip install "
+                        "'fluidframes[distributed]')")
+    w.add_argument("--ray-address", metavar="ADDR",
+                   help="render on an existing Ray cluster (e.g. ray://head:10001 or auto)")
     _add_common(p, add_model_options)
     p.set_defaults(func=cmd_interpolate)
 

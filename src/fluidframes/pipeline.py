@@ -52,6 +52,7 @@ class Options:
     model_file: str | None = None
     device: str = "auto"
     precision: str = "auto"
+    backend: str = "auto"
     scale: float = 1.0
     montage: bool = False
     scene_detect: bool = True
@@ -72,7 +73,7 @@ class Options:
 
     def output_key(self) -> dict:
         """The options that decide the output frames (what a resume must match)."""
-        skip = {"overwrite", "resume", "workers", "ray_address", "device"}
+        skip = {"overwrite", "resume", "workers", "ray_address", "device", "backend"}
         return {k: str(v) for k, v in asdict(self).items() if k not in skip}
 
     def rate_spec(self) -> RateSpec:
@@ -578,7 +579,8 @@ class _Run:
             from .models.registry import DEFAULT_MODEL
 
             self.interp = Interpolator(model=o.model or DEFAULT_MODEL, model_file=o.model_file,
-                                       device=o.device, precision=o.precision, scale=o.scale)
+                                       device=o.device, precision=o.precision, scale=o.scale,
+                                       backend=o.backend)
         self.plan = _timing_plan(self.out_rate, self.tempo, self.info.rate)
         self.total = self.plan.count_for(self.info.duration) if self.info.duration else None
 

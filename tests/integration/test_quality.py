@@ -46,7 +46,7 @@ def test_low_motion_clip_no_worse_than_blending(real_interpolator, sample_frames
 
 
 def test_engine_matches_plain_forward_pass(real_interpolator, sample_frames):
-    interp = real_interpolator("rife-4.25")
+    interp = real_interpolator("rife-4.25", precision="fp32")
     sd = weights.read_state_dict(weights.ensure(registry.get_spec("rife-4.25")))
     frames = sample_frames("bikes", 3, 40)
     a, gt, b = frames
