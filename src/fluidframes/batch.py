@@ -156,6 +156,16 @@ def run_batch(items: list[BatchItem], options: dict, *,
                               scale=options.get("scale", 1.0),
                               backend=options.get("backend") or "auto")
 
+    if distributed and todo:
+        # start Ray and the shared worker pool here, in the main thread (Ray installs its
+        # signal handlers only there); every file's run then finds the pool ready
+        from .distributed import RayExecutor
+        from .pipeline import Options
+
+        known = {k: v for k, v in options.items() if k in Options.__dataclass_fields__}
+        RayExecutor(workers=options.get("workers"), address=options.get("ray_address"),
+                    opts=Options(**known))
+
     def one(i: int, item: BatchItem) -> None:
         if cancel.is_set():
             item.error = CancelledError("cancelled before it started")
@@ -171,7 +181,7 @@ def run_batch(items: list[BatchItem], options: dict, *,
         except FluidFramesError as exc:
             item.error = exc
             log.warning("batch: %s failed: %s", item.input, exc)
-        except Exception as exc:  # noqa: BLE001 - one broken file must not stop the others
+        except Exception as exc:
             log.exception("batch: %s failed", item.input)
             item.error = FluidFramesError(f"internal error: {type(exc).__name__}: {exc}")
 
@@ -214,4 +224,4 @@ def _wait(f) -> None:
             continue
 
 
-__all__ = ["expand_inputs", "plan_outputs", "run_batch", "BatchItem", "VIDEO_EXTENSIONS"]
+__all__ = ["VIDEO_EXTENSIONS", "BatchItem", "expand_inputs", "plan_outputs", "run_batch"]

@@ -138,8 +138,8 @@ class _SegmentWorker:
                     if ray.get(self.board.is_cancelled.remote(key), timeout=10):
                         cancel.set()
                         return
-                except Exception:  # noqa: BLE001 - a lost board must not kill the segment
-                    pass
+                except Exception as exc:  # noqa: BLE001 - a lost board must not kill the segment
+                    log.debug("cancel poll failed: %s", exc)
 
         threading.Thread(target=watch, name="ff-cancel-watch", daemon=True).start()
         ship = not self._sees(job.out_path)
@@ -249,6 +249,7 @@ class _Pool:
         self._keys = itertools.count(1)
         self._closed = False
         self.info = self._wait_ready(self.actors)
+        self._pids = {_actor_id(a): i["pid"] for a, i in zip(self.actors, self.info)}
         self._idle = list(self.actors)
         log.info("Ray pool: %d worker(s), %s CPU(s) and %d GPU(s) each, device %s",
                  self.n, self.cpus, self.num_gpus, self.info[0]["device"] if self.info else "?")
@@ -260,7 +261,9 @@ class _Pool:
 
     def _wait_ready(self, actors: list) -> list[dict]:
         try:
-            return ray.get([a.ready.remote() for a in actors], timeout=_READY_TIMEOUT_S)
+            self._last_ready = ray.get([a.ready.remote() for a in actors],
+                                       timeout=_READY_TIMEOUT_S)
+            return self._last_ready
         except rex.GetTimeoutError:
             raise MediaError(f"Ray workers did not start within {_READY_TIMEOUT_S:.0f} s (are "
                              f"{self.cpus} CPU(s){' and a GPU' if self.num_gpus else ''} free "
@@ -270,6 +273,16 @@ class _Pool:
 
     def worker_pids(self) -> list[int]:
         return ray.get([a.pid.remote() for a in self.actors])
+
+    def running(self) -> list[tuple[int, int | None, int]]:
+        """(segment index, worker pid when known, frames reported) of the segments in flight.
+
+        For diagnostics and the fault-injection tests; pids are those seen at start-up or on
+        the worker's last completed segment.
+        """
+        snap = ray.get(self.board.snapshot.remote(), timeout=5)
+        return [(t.index, self._pids.get(_actor_id(a)), snap.get(t.key, 0))
+                for a, t in list(self._inflight.values())]
 
     # -- submitting ------------------------------------------------------------------------------
     def run(self, jobs: list, on_progress: Callable[[int, int], None],
@@ -344,7 +357,7 @@ class _Pool:
     def _notify(t: _Ticket, frames: int) -> None:
         try:
             t.on_progress(t.index, frames)
-        except Exception:  # noqa: BLE001 - a broken progress callback must not stop the pool
+        except Exception:
             log.exception("progress callback failed")
 
     def _finish(self, ref) -> None:
@@ -378,6 +391,7 @@ class _Pool:
         if payload is not None:
             _write_atomic(Path(t.job.out_path), payload)
         self._release(actor)
+        self._pids[_actor_id(actor)] = pid
         t.pid = pid
         t.result = stats
         self._notify(t, stats.frames_out)
@@ -391,8 +405,8 @@ class _Pool:
     def _replace(self, actor) -> None:
         try:
             ray.kill(actor, no_restart=True)
-        except Exception:  # noqa: BLE001 - already gone
-            pass
+        except Exception as exc:  # noqa: BLE001 - already gone
+            log.debug("kill of a lost worker: %s", exc)
         with self._lock:
             if actor in self.actors:
                 self.actors.remove(actor)
@@ -408,9 +422,12 @@ class _Pool:
         with self._lock:
             self.actors.append(new)
             self._idle.append(new)
+            self._pids[_actor_id(new)] = self._last_ready[0]["pid"]
 
     def close(self) -> None:
         self._closed = True
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(2 * _POLL_S + 1)
         with self._lock:
             for t in self._pending:
                 t.error = CancelledError("the Ray pool was shut down")
@@ -419,9 +436,13 @@ class _Pool:
         for a in self.actors:
             try:
                 ray.kill(a, no_restart=True)
-            except Exception:  # noqa: BLE001
-                pass
+            except Exception as exc:  # noqa: BLE001 - already gone
+                log.debug("kill at shutdown: %s", exc)
         self.actors = []
+
+
+def _actor_id(actor) -> str:
+    return actor._actor_id.hex()
 
 
 def _unwrap(exc: rex.RayTaskError) -> BaseException:
@@ -447,7 +468,7 @@ _pools_lock = threading.Lock()
 def _model_kwargs(opts) -> dict:
     from .models.registry import DEFAULT_MODEL
 
-    kw = dict(device=opts.device, precision=opts.precision, scale=opts.scale)
+    kw = {"device": opts.device, "precision": opts.precision, "scale": opts.scale}
     if getattr(opts, "backend", None):
         kw["backend"] = opts.backend
     if opts.model_file:
@@ -513,4 +534,4 @@ def shutdown() -> None:
 
 atexit.register(shutdown)
 
-__all__ = ["RayExecutor", "shutdown", "MAX_ATTEMPTS"]
+__all__ = ["MAX_ATTEMPTS", "RayExecutor", "shutdown"]
