@@ -210,6 +210,7 @@ def _interpolators(cfg: BenchConfig):
         kw["model"] = cfg.model
     ours = Interpolator(precision=cfg.precision, backend=cfg.backend, **kw)
     plain = Interpolator(precision="fp32", backend="eager", **kw)
+    plain.keep_prepared = 0  # the research scripts recompute everything per call
     return ours, plain
 
 
@@ -232,8 +233,8 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
     ts = [k / cfg.multi for k in range(1, cfg.multi)]
     n_pairs = len(frames) - 1
     made = n_pairs * len(ts)
-    t = {k: Timing() for k in ("decode", "encode", "infer_ours", "infer_plain", "e2e_ours",
-                               "e2e_plain")}
+    t = {k: Timing() for k in ("decode", "encode", "infer_ours", "infer_plain", "infer_api",
+                               "e2e_ours", "e2e_plain")}
     with tempfile.TemporaryDirectory(prefix="ff-bench-") as tmp:
         tmpd = Path(tmp)
         clip = write_clip(frames, tmpd / "in.mp4")
@@ -255,6 +256,13 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
                 ours.run(prev, cur, ts)
                 prev = cur
 
+        def infer_api() -> None:
+            # the public call alone, used the way the plain loop uses it
+            ours.clear_cache()
+            for a, b in zip(frames, frames[1:]):
+                for x in ts:
+                    ours.interpolate(a, b, x)
+
         def infer_plain() -> None:
             for a, b in zip(frames, frames[1:]):
                 for x in ts:
@@ -271,7 +279,8 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
         say(f"warm-up ({w}x{h}, {len(frames)} frames)")
         infer_ours()
         plain.interpolate(frames[0], frames[1], ts[0])
-        pairs = [("infer_plain", infer_plain), ("infer_ours", infer_ours)]
+        pairs = [("infer_plain", infer_plain), ("infer_ours", infer_ours),
+                 ("infer_plain", infer_plain), ("infer_api", infer_api)]
         if cfg.e2e:
             pairs += [("e2e_plain", e2e_plain), ("e2e_ours", e2e_ours)]
         counts = {"e2e_ours": 0, "e2e_plain": 0}
@@ -305,12 +314,14 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
             "encode": fps("encode", 2 * n_pairs + 1),
             "inference_ours": fps("infer_ours", made),
             "inference_plain": fps("infer_plain", made),
+            "interpolate_ours": fps("infer_api", made),
         },
         "runs": {k: asdict(v) for k, v in t.items() if v.wall},
     }
     st = result["stages"]
     result["inference_ratio"] = st["inference_ours"]["fps"] / st["inference_plain"]["fps"]
     result["inference_cpu_ratio"] = st["inference_ours"]["cpu_fps"] / st["inference_plain"]["cpu_fps"]
+    result["interpolate_ratio"] = st["interpolate_ours"]["fps"] / st["inference_plain"]["fps"]
     if cfg.e2e:
         e_o, e_p = fps("e2e_ours", counts["e2e_ours"]), fps("e2e_plain", counts["e2e_plain"])
         result["end_to_end"] = {"ours": e_o, "plain": e_p, "ratio": e_o["fps"] / e_p["fps"]}
@@ -328,6 +339,8 @@ def format_table(res: dict[str, Any]) -> str:
         f"  inference  plain {st['inference_plain']['fps']:6.2f} fps   ours "
         f"{st['inference_ours']['fps']:6.2f} fps   x{res['inference_ratio']:.2f} "
         f"(cpu-time x{res['inference_cpu_ratio']:.2f})",
+        f"  Interpolator.interpolate alone  ours {st['interpolate_ours']['fps']:6.2f} fps   "
+        f"x{res['interpolate_ratio']:.2f}",
     ]
     if "end_to_end" in res:
         e = res["end_to_end"]

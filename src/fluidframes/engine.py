@@ -325,4 +325,28 @@ class Interpolator:
         ts = [_check_t(t) for t in ts]
         if not ts:
             return []
-        return self.run(self.prepare(img0), self.prepare(img1), ts)
+        return self.run(self._prepare_cached(img0), self._prepare_cached(img1), ts)
+
+    # The last two frames given to interpolate()/interpolate_many() and what prepare() made of
+    # them. Callers walking a video pair by pair (interpolate(a, b), interpolate(b, c), ...) or
+    # asking several times of one pair hand in each frame twice; recognising it by content (one
+    # ~1 ms compare per 720p frame, never by id(), since arrays are mutable) saves the second
+    # prepare: rife-4.25's encoder and the per-frame downscales (measured: `interpolate` per new
+    # frame then costs what prepare + run costs, see benchmarks/README.md).
+    keep_prepared = 2  # frames remembered; 0 turns the cache off (the plain baseline)
+
+    def _prepare_cached(self, img: np.ndarray) -> Prepared:
+        if self.keep_prepared <= 0:
+            return self.prepare(img)
+        cache = self.__dict__.setdefault("_prep_cache", [])
+        for frame, prep in list(cache):
+            if frame.shape == img.shape and frame.dtype == img.dtype and np.array_equal(frame, img):
+                return prep
+        prep = self.prepare(img)
+        cache.append((np.array(img, copy=True), prep))
+        del cache[: len(cache) - self.keep_prepared]
+        return prep
+
+    def clear_cache(self) -> None:
+        """Forget the frames remembered by :meth:`interpolate` (frees their tensors)."""
+        self.__dict__.pop("_prep_cache", None)

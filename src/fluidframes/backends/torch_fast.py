@@ -69,6 +69,7 @@ class FrameCache:
 
     src: Tensor
     down: dict[int, Tensor] = field(default_factory=dict)
+    src_cl: Tensor | None = None  # src in channels_last, what grid_sample reads fastest
 
 
 def _is_pow2(s: float) -> bool:
@@ -130,6 +131,9 @@ class FastIFNet:
         self.conv_dtype = conv_dtype
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.fp32_last = fp32_last
+        self.pack_copy = True  # see _pack
+        self.fused = True  # oneDNN conv+LeakyReLU / conv+add fusion in _trunk
+        self.warp_cl = True  # see frame_cache
         p = next(net.parameters())
         self.device = p.device
         self._grids = _PointGrids()
@@ -173,22 +177,51 @@ class FastIFNet:
 
     # ---- convolution trunk --------------------------------------------------------------------
     def _trunk(self, b: _Block, parts: list[Tensor]) -> Tensor:
-        n, _, h, w = parts[0].shape
-        c = sum(p.shape[1] for p in parts)
-        # concatenate straight into the convolution layout (one pass instead of cat + copy)
-        x = torch.cat(parts, 1, out=torch.empty((n, c, h, w), device=parts[0].device,
-                                                 memory_format=self.memory_format))
-        x = x.to(self.conv_dtype)
-        for c in b.conv0:
-            x = F.leaky_relu_(F.conv2d(x, c.weight, c.bias, c.stride, 1), _LRELU)
-        for c in b.res:
-            y = F.conv2d(x, c.weight, c.bias, 1, 1)
-            x = F.leaky_relu_(y.add_(x), _LRELU)
+        x = self._pack(parts)
+        if self.fused and x.device.type == "cpu":
+            mk = torch.ops.mkldnn
+            for c in b.conv0:
+                x = mk._convolution_pointwise(x, c.weight, c.bias, [1, 1], [c.stride] * 2, [1, 1],
+                                              1, "leaky_relu", [_LRELU], "")
+            for c in b.res:
+                y = mk._convolution_pointwise.binary(x, x, c.weight, c.bias, [1, 1], [1, 1],
+                                                     [1, 1], 1, "add", None, None, [], None)
+                x = F.leaky_relu_(y, _LRELU)
+        else:
+            for c in b.conv0:
+                x = F.leaky_relu_(F.conv2d(x, c.weight, c.bias, c.stride, 1), _LRELU)
+            for c in b.res:
+                y = F.conv2d(x, c.weight, c.bias, 1, 1)
+                x = F.leaky_relu_(y.add_(x), _LRELU)
         if self.fp32_last:
             x = x.float()
         x = F.conv_transpose2d(x, b.last.weight, b.last.bias, 2, 1)
         # pixel_shuffle in channels_last is 3-4x faster than after a copy to NCHW
         return F.pixel_shuffle(x.float(), 2)
+
+    def _pack(self, parts: list[Tensor]) -> Tensor:
+        """Concatenate ``parts`` (fp32, any layout) into one conv-dtype, conv-layout tensor.
+
+        Measured at 1280x720 (28 channels, 2 threads): ``torch.cat(out=channels_last fp32)``
+        then ``.to(bf16)`` 466 ms, ``cat(out=channels_last bf16)`` 421 ms, cat NCHW then one
+        ``.to(bf16, channels_last)`` 558 ms, one ``copy_`` per part into a channels_last bf16
+        buffer 228 ms (row-tiled copies were 3-25x slower still). The last wins: each part is
+        converted and transposed in a single pass.
+        """
+        n, _, h, w = parts[0].shape
+        c = sum(p.shape[1] for p in parts)
+        if not self.pack_copy:
+            x = torch.cat(parts, 1, out=torch.empty((n, c, h, w), device=parts[0].device,
+                                                     memory_format=self.memory_format))
+            return x.to(self.conv_dtype)
+        x = torch.empty((n, c, h, w), device=parts[0].device, dtype=self.conv_dtype,
+                        memory_format=self.memory_format)
+        i = 0
+        for p in parts:
+            k = p.shape[1]
+            x[:, i : i + k].copy_(p)
+            i += k
+        return x
 
     def features(self, img: Tensor) -> Tensor | None:
         """v4.25's per-frame encoder (fp32 out); None for variants without one."""
@@ -207,7 +240,11 @@ class FastIFNet:
         """Stack a (padded, fp32, 1x3xHxW) frame with its features for warping."""
         img = img.float()
         src = torch.cat((img, feat.float()), 1) if feat is not None else img.contiguous()
-        return FrameCache(src)
+        fc = FrameCache(src)
+        if self.warp_cl and self.memory_format == torch.channels_last:
+            # grid_sample reads a channels_last source ~1.6x faster here (720p, 11 channels)
+            fc.src_cl = src.contiguous(memory_format=torch.channels_last)
+        return fc
 
     @staticmethod
     def _down_cached(fc: FrameCache, s: int) -> Tensor:
@@ -228,7 +265,8 @@ class FastIFNet:
         _, _, h, w = fc.src.shape
         norm = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], device=flow_pts.device)
         grid = self._grids.get(h, w, s, flow_pts.device) + flow_pts.permute(0, 2, 3, 1) * norm
-        out = F.grid_sample(fc.src.expand(n, -1, -1, -1), grid, mode="bilinear",
+        src = fc.src_cl if fc.src_cl is not None else fc.src
+        out = F.grid_sample(src.expand(n, -1, -1, -1), grid, mode="bilinear",
                             padding_mode="border", align_corners=True)
         return out if s == 1 else F.avg_pool2d(out, 2)
 
@@ -286,8 +324,10 @@ class FastIFNet:
             prev_s = s
         assert fm is not None
         flow = fm[:, :4]
-        w0 = warp(fc0.src[:, :3].expand(n, -1, -1, -1), flow[:, :2])
-        w1 = warp(fc1.src[:, :3].expand(n, -1, -1, -1), flow[:, 2:4])
+        s0 = fc0.src_cl if fc0.src_cl is not None else fc0.src
+        s1 = fc1.src_cl if fc1.src_cl is not None else fc1.src
+        w0 = warp(s0[:, :3].expand(n, -1, -1, -1), flow[:, :2])
+        w1 = warp(s1[:, :3].expand(n, -1, -1, -1), flow[:, 2:4])
         return flow, fm[:, 4:5], w0, w1
 
     def forward(self, img0: Tensor, img1: Tensor, timestep: Tensor, scales: Sequence[float],
