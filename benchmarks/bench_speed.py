@@ -21,7 +21,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", nargs="+", default=["rife-4.25", "rife-4.6"])
     ap.add_argument("--sizes", nargs="+", default=["720p", "1080p"])
-    ap.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
+    ap.add_argument("--precisions", nargs="+", default=["auto"])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--frames", type=int, default=4)
     ap.add_argument("--out", default="bench.json")
@@ -39,13 +39,15 @@ def main() -> int:
                 rows.append(
                     f"| {model} | {size} | {prec} | {st['inference_plain']['fps']:.2f} | "
                     f"{st['inference_ours']['fps']:.2f} | x{res['inference_ratio']:.2f} | "
+                    f"{st['interpolate_ours']['fps']:.2f} | x{res['interpolate_ratio']:.2f} | "
                     f"{e['plain']['fps']:.2f} | {e['ours']['fps']:.2f} | x{e['ratio']:.2f} | "
                     f"{e['plain']['peak_rss_mb']:.0f} / {e['ours']['peak_rss_mb']:.0f} |")
                 with open(args.out, "w") as fh:
                     json.dump(results, fh, indent=2)
-    print("\n| model | size | ours | infer plain fps | infer ours fps | ratio | e2e plain fps |"
-          " e2e ours fps | ratio | peak RSS MB plain / ours |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| model | size | ours | infer plain fps | infer ours fps | ratio |"
+          " interpolate() fps | ratio | e2e plain fps | e2e ours fps | ratio |"
+          " peak RSS MB plain / ours |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     return 0
 

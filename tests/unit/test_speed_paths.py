@@ -117,7 +117,51 @@ def test_bench_command_smoke(tmp_path, random_models, capsys):
     f = res["frames"]
     assert (f["width"], f["height"], f["source"], f["interpolated"]) == (64, 48, 3, 2)
     assert f["output_plain"] == 5 and f["output"] >= 5
-    for k in ("decode", "encode", "inference_ours", "inference_plain"):
+    for k in ("decode", "encode", "inference_ours", "inference_plain", "interpolate_ours"):
         assert res["stages"][k]["fps"] > 0
     assert res["end_to_end"]["ratio"] > 0 and res["inference_ratio"] > 0
+    assert res["interpolate_ratio"] > 0
     assert "inference" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("fam", FAMS)
+def test_fused_trunk_and_packing_match_plain_ops(random_models, fam, dtype):
+    # oneDNN conv+LeakyReLU / conv+add fusion and the per-part packing against plain aten ops
+    net, _ = random_models[fam]
+    fast = FastIFNet(net, dtype)
+    blk = fast.blocks[1]
+    cin = blk.conv0[0].weight.shape[1]
+    torch.manual_seed(5)
+    parts = [torch.rand(2, 3, 32, 48), torch.rand(2, cin - 3, 32, 48)]
+    with torch.inference_mode():
+        fused = fast._trunk(blk, parts)
+        fast.fused, fast.pack_copy = False, False
+        plain = fast._trunk(blk, parts)
+    tol = 1e-4 if dtype == torch.float32 else 0.1
+    assert fused.shape == plain.shape and fused.dtype == torch.float32
+    assert (fused - plain).abs().max() <= tol * max(1.0, plain.abs().max().item())
+
+
+def test_interpolate_reuses_prepared_frames_by_content(random_models, rng, monkeypatch):
+    net, family = random_models["rife-v4.25"]
+    it = Interpolator.from_module(net, family, backend="torch")
+    calls = []
+    real = it.prepare
+    monkeypatch.setattr(it, "prepare", lambda img: calls.append(1) or real(img))
+    a, b, c = (rng.integers(0, 256, (40, 56, 3), dtype=np.uint8) for _ in range(3))
+    ab = it.interpolate(a, b, 0.5)
+    it.interpolate(b, c, 0.5)  # b is remembered
+    assert len(calls) == 3
+    it.interpolate(b.copy(), c, 0.25)  # equal content, other array: still remembered
+    assert len(calls) == 3
+    c[0, 0] ^= 255  # changed in place: prepared again, result follows the new content
+    bc2 = it.interpolate(b, c, 0.5)
+    assert len(calls) == 4
+    fresh = Interpolator.from_module(net, family, backend="torch")
+    fresh.keep_prepared = 0
+    assert np.array_equal(bc2, fresh.interpolate(b, c, 0.5))
+    assert np.array_equal(ab, fresh.interpolate(a, b, 0.5))
+    it.clear_cache()
+    it.interpolate(a, b)
+    assert len(calls) == 6
