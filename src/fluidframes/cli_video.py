@@ -187,7 +187,7 @@ def add_video_commands(sub, add_model_options) -> None:
                    help="keep the frame rate: motion plays N times slower")
     r.add_argument("--audio", default="stretch", choices=["stretch", "drop"],
                    help="audio with --slowmo: pitch-preserving stretch (default) or drop")
-    r.add_argument("--input-fps", help="frame rate of an image folder (default 24)")
+    r.add_argument("--input-fps", help="frame rate of an image folder (default 30)")
     s = p.add_argument_group("scenes")
     s.add_argument("--no-scene-detect", action="store_true", help="interpolate across cuts too")
     s.add_argument("--scene-threshold", type=float, help="cut sensitivity (default 0.075)")

@@ -40,7 +40,7 @@ from fluidframes.errors import MediaInputError
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"})
-DEFAULT_IMAGE_FPS = Fraction(24)
+DEFAULT_IMAGE_FPS = Fraction(30)  # as the RIFE scripts assume for image folders
 
 # FFmpeg AVColorSpace values -> swscale matrix names accepted by PyAV's reformatter.
 _SWS_MATRIX = {

@@ -416,6 +416,7 @@ class VideoWriter:
             )
             frame.colorspace = plan.colorspace
             frame.color_range = plan.color_range
+            _zero_row_padding(frame)
         elif frame.format.name != plan.pix_fmt:
             frame = frame.reformat(format=plan.pix_fmt)
         frame.color_primaries = plan.color_primaries
@@ -513,6 +514,22 @@ class VideoWriter:
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         if exc_type is not None:
             self.abort()
+
+
+def _zero_row_padding(frame: av.VideoFrame) -> None:
+    """Clear the bytes between each row's end and the next row (the plane's alignment padding).
+
+    FFmpeg leaves them uninitialised, and x264's SIMD code reads past the row end: measured
+    here, the same frames gave different bitstreams from run to run until the padding was
+    cleared. (x264 still over-reads its own buffers, so byte-identical re-encodes across
+    processes are not guaranteed; the frames we hand it are.)
+    """
+    deep = any(c.bits > 8 for c in frame.format.components)
+    for plane in frame.planes:
+        row = plane.width * (2 if deep else 1)
+        if plane.line_size > row:
+            view = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
+            view[:, row:] = 0
 
 
 def _same_file(a: Path, b: Path) -> bool:
