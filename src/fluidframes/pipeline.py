@@ -74,6 +74,8 @@ class Options:
     def output_key(self) -> dict:
         """The options that decide the output frames (what a resume must match)."""
         skip = {"overwrite", "resume", "workers", "ray_address", "device", "backend"}
+        if self.model_file:
+            skip.add("model")  # the CLI always names a model; a model file overrides it
         return {k: str(v) for k, v in asdict(self).items() if k not in skip}
 
     def rate_spec(self) -> RateSpec:
@@ -469,6 +471,8 @@ class _SegmentRenderer:
             if self.encoder.error is not None:
                 raise self.encoder.error
             tmp = self.writer.close()
+            self.stats.seconds = time.monotonic() - t0
+            _write_stats(job.out_path, self.stats)
             os.replace(tmp, job.out_path)
             done = True
         finally:
@@ -481,6 +485,29 @@ class _SegmentRenderer:
             self.progress_cb(self.stats.frames_out)
         self.stats.seconds = time.monotonic() - t0
         return self.stats
+
+
+def _stats_file(segment_file: Path) -> Path:
+    return segment_file.with_name(segment_file.name.split(".")[0] + ".stats.json")
+
+
+def _write_stats(segment_file: Path, stats: SegmentStats) -> None:
+    """Keep a finished segment's numbers beside it, so a resumed run can report the whole clip."""
+    import json
+
+    path = _stats_file(segment_file)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(stats)))
+    os.replace(tmp, path)
+
+
+def read_stats(segment_file: Path, index: int) -> SegmentStats:
+    import json
+
+    try:
+        return SegmentStats(**json.loads(_stats_file(segment_file).read_text()))
+    except (OSError, ValueError, TypeError):
+        return SegmentStats(index)
 
 
 def run_local(jobs: list[SegmentJob], interp, progress: Callable[[int, int], None],
@@ -629,6 +656,7 @@ class _Run:
                 stats = self.executor.run(todo, on_progress, self.cancel)
             else:
                 stats = run_local(todo, self.interp, on_progress, self.cancel)
+            stats = [read_stats(j.out_path, j.segment.index) for j in jobs if j not in todo] + stats
             parts = [self.work.segment_file(s) for s in self.segments]
             video_tmp, frames_out = concat.join(parts, [s.first_step for s in self.segments],
                                                 self.out_rate, self.dst, self.kind,

@@ -115,7 +115,7 @@ def work_dir_for(dst: Path, key: dict, ext: str, resume: bool, base: Path | None
                     "cannot resume: the input or the options differ from the interrupted run "
                     "(run without --resume to start over)"
                 )
-            n = sum(1 for p in path.glob("seg_*") if not p.name.startswith("."))
+            n = sum(1 for p in path.glob("seg_*") if not p.name.endswith(".json"))
             log.warning("resuming: %d completed segment(s) found", n)
             return WorkDir(path, ext)
         shutil.rmtree(path, ignore_errors=True)

@@ -109,5 +109,6 @@ def test_resume_png_is_exact(tmp_path, gop12, model_file):
     s = interpolate_video(gop12, out, model_file=model_file, multi=2, segment_seconds=0.5,
                           png=True, resume=True)
     assert s.segments_resumed >= 1
+    assert s.frames_in == 48 and s.interpolated + s.held == 96  # whole-clip numbers
     a, b = _pngs(out), _pngs(ref)
     assert len(a) == len(b) == 96 and all(np.array_equal(x, y) for x, y in zip(a, b))
