@@ -18,7 +18,7 @@ setup() {
     # torch first and pinned, so nothing later pulls a multi-GB CUDA build on a CPU machine.
     # shellcheck disable=SC2086
     .venv/bin/python -m pip install -q --disable-pip-version-check "$TORCH_SPEC" ${FLUIDFRAMES_TORCH_ARGS:-}
-    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[server,test]"
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[server,test,distributed]"
 }
 
 test_tools() {
