@@ -12,13 +12,15 @@ PYTHON=${PYTHON:-python3}
 TORCH_SPEC=${FLUIDFRAMES_TORCH_SPEC:-torch==2.13.0}
 
 setup() {
+    # $1: the extras to install (the demo needs no test tools and no Ray)
+    local extras=${1:-server}
     if [ ! -x .venv/bin/python ]; then
         "$PYTHON" -m venv .venv
     fi
     # torch first and pinned, so nothing later pulls a multi-GB CUDA build on a CPU machine.
     # shellcheck disable=SC2086
     .venv/bin/python -m pip install -q --disable-pip-version-check "$TORCH_SPEC" ${FLUIDFRAMES_TORCH_ARGS:-}
-    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[server,test,distributed]"
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"
 }
 
 test_tools() {
@@ -40,14 +42,14 @@ test_tools() {
 }
 
 case "${1:-demo}" in
-    setup) setup ;;
+    setup) setup "server,test,distributed" ;;
     demo)
         setup
         shift || true
         .venv/bin/fluidframes demo "$@"
         ;;
     test)
-        setup
+        setup "server,test,distributed"
         test_tools
         shift || true
         .venv/bin/python -m pytest -q "$@"
