@@ -16,6 +16,7 @@ kept (on a busy 2-core machine CPU time is the steadier of the two).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import platform
@@ -259,7 +260,7 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
         def infer_api() -> None:
             # the public call alone, used the way the plain loop uses it
             ours.clear_cache()
-            for a, b in zip(frames, frames[1:]):
+            for a, b in itertools.pairwise(frames):
                 for x in ts:
                     ours.interpolate(a, b, x)
 
@@ -333,14 +334,15 @@ def format_table(res: dict[str, Any]) -> str:
     f, st = res["frames"], res["stages"]
     o = res["ours"]
     lines = [
-        f"{o['name']} {f['width']}x{f['height']}  backend {o['backend']}/{o['precision']} on "
-        f"{o['device']}, {res['machine']['threads']} threads, {res['config']['runs']} interleaved runs",
+        (f"{o['name']} {f['width']}x{f['height']}  backend {o['backend']}/{o['precision']} on "
+         f"{o['device']}, {res['machine']['threads']} threads, {res['config']['runs']} "
+         "interleaved runs"),
         f"  decode {st['decode']['fps']:8.1f} fps   encode {st['encode']['fps']:8.1f} fps",
-        f"  inference  plain {st['inference_plain']['fps']:6.2f} fps   ours "
-        f"{st['inference_ours']['fps']:6.2f} fps   x{res['inference_ratio']:.2f} "
-        f"(cpu-time x{res['inference_cpu_ratio']:.2f})",
-        f"  Interpolator.interpolate alone  ours {st['interpolate_ours']['fps']:6.2f} fps   "
-        f"x{res['interpolate_ratio']:.2f}",
+        (f"  inference  plain {st['inference_plain']['fps']:6.2f} fps   ours "
+         f"{st['inference_ours']['fps']:6.2f} fps   x{res['inference_ratio']:.2f} "
+         f"(cpu-time x{res['inference_cpu_ratio']:.2f})"),
+        (f"  Interpolator.interpolate alone  ours {st['interpolate_ours']['fps']:6.2f} fps   "
+         f"x{res['interpolate_ratio']:.2f}"),
     ]
     if "end_to_end" in res:
         e = res["end_to_end"]

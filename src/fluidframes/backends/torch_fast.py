@@ -24,6 +24,19 @@ faster than NCHW for these shapes here) and optionally in bf16 (fp16 on CUDA): o
 convolution trunk of each block and the per-frame encoder change dtype; flow accumulation,
 resizes, warps and the mask stay fp32, because flows in bf16 lose whole pixels.
 
+Round 2 (measured at 1280x720, 2 threads, interleaved medians on a shared machine, whole
+``prepare`` + ``run``): the trunk calls oneDNN's fused primitives directly
+(``mkldnn::_convolution_pointwise`` with LeakyReLU for the stride-2 convs, the ``add`` binary
+post-op for the residual convs, whose LeakyReLU stays a separate in-place pass because oneDNN
+only fuses ReLU after a binary op): x1.16 rife-4.6, x1.13 rife-4.25, same wall and CPU ratio.
+Block inputs are packed by one ``copy_`` per part into the bf16 channels_last buffer (x1.08
+rife-4.25; see :meth:`FastIFNet._pack`). Tried and dropped: a channels_last copy of the warp
+source for ``grid_sample`` (x0.88 wall: the extra per-frame copy costs more than the faster
+sampling saves); ``torch.compile`` (inductor, freezing) of the trunk: 56 s compile for x1.02;
+OpenVINO (2026.4) running each block's trunk in bf16: x0.80 of this path end to end of
+inference (faster per block in isolation, but its TBB threads and torch's OpenMP threads fight
+over the 2 cores between blocks), plus 35 s of compiling per resolution.
+
 Scales that are not integer powers of two (``scale=2`` or ``4`` on the Interpolator, which
 upsamples inside the net) fall back to the reference forward.
 """
