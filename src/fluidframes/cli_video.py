@@ -30,7 +30,7 @@ def _progress_bar(quiet: bool):
         if p.frames_total and bar.total != p.frames_total:
             bar.total = p.frames_total
         bar.update(p.frames_out - bar.n)
-        bar.set_postfix_str(f"{p.fps:.2f} fps out, {p.frames_in} in")
+        bar.set_postfix_str(f"{p.fps:.2f} fps out")
 
     def close() -> None:
         if "bar" in state:
