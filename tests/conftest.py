@@ -24,3 +24,12 @@ def random_models() -> dict[str, tuple[IFNet, registry.Family]]:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def model_file(tmp_path_factory, random_models) -> str:
+    """A tiny-cost random-weight rife-v4.6 checkpoint on disk (fast end-to-end runs)."""
+    net, _ = random_models["rife-v4.6"]
+    path = tmp_path_factory.mktemp("model") / "tiny.pkl"
+    torch.save(net.state_dict(), path)
+    return str(path)

@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fluidframes: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 1
+    except Exception as exc:
         if args.debug:
             raise
         print(f"fluidframes: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",

@@ -741,7 +741,7 @@ class _Run:
             sync_err = self._sync_error(report)
             if sync_err is not None:
                 in_sync = abs(sync_err) <= float(frame_out) + 1e-6
-        total = lambda name: sum(getattr(s, name) for s in stats)  # noqa: E731
+        total = lambda name: sum(getattr(s, name) for s in stats)
         return RunSummary(
             input=str(self.src), output=str(self.dst), model=self._model_label(),
             device=self.interp.info.device if self.interp is not None else "ray",

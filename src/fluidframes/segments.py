@@ -139,4 +139,4 @@ def manifest_key(info: VideoInfo, options: dict, segments: list[Segment]) -> dic
             "segments": [s.to_json() for s in segments]}
 
 
-__all__ = ["Segment", "WorkDir", "plan_segments", "work_dir_for", "manifest_key", "asdict"]
+__all__ = ["Segment", "WorkDir", "asdict", "manifest_key", "plan_segments", "work_dir_for"]

@@ -7,10 +7,9 @@ import threading
 
 import pytest
 import torch
+from synth import make_clip
 
 from fluidframes.pipeline import interpolate_video
-
-from synth import make_clip
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")]

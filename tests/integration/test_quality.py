@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from plain_rife import rife425
 
 from fluidframes.metrics import blend, psnr, ssim
 from fluidframes.models import registry, weights
-
-from plain_rife import rife425
 
 pytestmark = pytest.mark.integration
 

@@ -7,25 +7,15 @@ import threading
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
+from synth import ffmpeg, frames_of
 
 from fluidframes.errors import CancelledError
 from fluidframes.metrics import psnr
 from fluidframes.pipeline import interpolate_video
 
-from synth import ffmpeg, frames_of
-
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")]
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory, random_models):
-    net, _ = random_models["rife-v4.6"]
-    path = tmp_path_factory.mktemp("model") / "tiny.pkl"
-    torch.save(net.state_dict(), path)
-    return str(path)
 
 
 @pytest.fixture(scope="module")

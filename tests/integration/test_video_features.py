@@ -10,24 +10,14 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-import torch
 from PIL import Image
+from synth import audio_stream, ffmpeg, ffprobe, make_clip, video_stream
 
 from fluidframes.cli import main
 from fluidframes.pipeline import interpolate_video
 
-from synth import audio_stream, ffmpeg, ffprobe, make_clip, video_stream
-
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(shutil.which("ffprobe") is None, reason="needs ffprobe")]
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory, random_models):
-    net, _ = random_models["rife-v4.6"]
-    path = tmp_path_factory.mktemp("model") / "tiny.pkl"
-    torch.save(net.state_dict(), path)
-    return str(path)
 
 
 def test_rgba_png_folder_keeps_alpha(tmp_path, model_file):

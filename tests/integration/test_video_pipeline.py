@@ -17,26 +17,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from synth import (
+    audio_stream,
+    beep_onset,
+    brightest_frame,
+    ffmpeg,
+    ffprobe,
+    frames_of,
+    make_clip,
+    rate,
+    video_stream,
+)
 
 from fluidframes.cli import main
-from fluidframes.errors import InputError, MediaInputError
 from fluidframes.metrics import psnr
 from fluidframes.pipeline import interpolate_video
 
-from synth import (audio_stream, beep_onset, brightest_frame, ffmpeg, ffprobe, frames_of,
-                   make_clip, rate, video_stream)
-
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(shutil.which("ffprobe") is None, reason="needs ffprobe")]
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory, random_models):
-    net, _ = random_models["rife-v4.6"]
-    path = tmp_path_factory.mktemp("model") / "tiny.pkl"
-    torch.save(net.state_dict(), path)
-    return str(path)
 
 
 @pytest.fixture(scope="module")

@@ -111,8 +111,7 @@ def strip_state_dict(sd: Mapping[str, Tensor]) -> dict[str, Tensor]:
     """Drop ``module.`` prefixes (DataParallel checkpoints) and training-only keys."""
     out: dict[str, Tensor] = {}
     for key, value in sd.items():
-        if key.startswith("module."):
-            key = key[len("module."):]
+        key = key.removeprefix("module.")
         if key.startswith(TRAINING_ONLY_PREFIXES):
             continue
         out[key] = value
