@@ -165,6 +165,18 @@ def default_output(src: Path, info: VideoInfo, out_rate: Fraction, factor: Fract
     return base.parent / f"{stem}_{tag}{ext}"
 
 
+def _make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and missing parents; return what was created (to undo on failure)."""
+    made = []
+    p = folder
+    while not p.exists():
+        made.append(p)
+        p = p.parent
+    for d in reversed(made):
+        d.mkdir()
+    return list(reversed(made))
+
+
 def _check_writable(dst: Path) -> None:
     """Fail before any work if the output's folder cannot be created or written."""
     folder = dst.parent
@@ -658,6 +670,7 @@ class _Run:
                 stats = run_local(todo, self.interp, on_progress, self.cancel)
             stats = [read_stats(j.out_path, j.segment.index) for j in jobs if j not in todo] + stats
             parts = [self.work.segment_file(s) for s in self.segments]
+            self._made_dirs = _make_parents(self.dst.parent)
             video_tmp, frames_out = concat.join(parts, [s.first_step for s in self.segments],
                                                 self.out_rate, self.dst, self.kind,
                                                 self.info.rotation)
@@ -669,6 +682,11 @@ class _Run:
         except BaseException:
             if not self._completed_segments():
                 self.work.remove()
+            for d in reversed(getattr(self, "_made_dirs", [])):
+                try:
+                    d.rmdir()  # only if still empty
+                except OSError:
+                    pass
             raise
         self.work.remove()
         if self.progress_cb:

@@ -30,6 +30,7 @@ from synth import (
 )
 
 from fluidframes.cli import main
+from fluidframes.errors import InputError
 from fluidframes.metrics import psnr
 from fluidframes.pipeline import interpolate_video
 
@@ -362,3 +363,14 @@ def test_ctrl_c_leaves_nothing(tmp_path, model_file):
     assert lines and "interrupted" in lines[-1] and not any("Traceback" in ln for ln in lines)
     assert list(out.parent.iterdir()) == []
     assert src.stat().st_size > 0
+
+
+def test_output_into_new_folders(tmp_path, clips, model_file):
+    out = tmp_path / "new" / "deeper" / "o.mp4"
+    s = interpolate_video(clips["25"], out, model_file=model_file, multi=2)
+    assert out.is_file() and s.frames_out == 100
+    # a failing run removes the folders it made
+    bad = tmp_path / "other" / "x.webm"
+    with pytest.raises(InputError):
+        interpolate_video(clips["25"], bad, model_file=model_file, multi=2, codec="libx264")
+    assert not (tmp_path / "other").exists()
