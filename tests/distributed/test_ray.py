@@ -176,7 +176,7 @@ def test_resume_after_kill9_is_identical(reference, ray_cluster, bbb_clip, model
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and proc.poll() is None:
-            if any(not p.name.startswith(".") for p in work.glob("seg_*")):
+            if any(not p.name.startswith(".") for p in work.glob("seg_*.mp4")):
                 break
             time.sleep(0.05)
         assert proc.poll() is None, "the run ended before it could be killed"
@@ -186,7 +186,7 @@ def test_resume_after_kill9_is_identical(reference, ray_cluster, bbb_clip, model
         if proc.poll() is None:
             _kill_session(proc.pid)
     assert not dst.exists()
-    done = [p for p in work.glob("seg_*") if not p.name.startswith(".")]
+    done = [p for p in work.glob("seg_*.mp4") if not p.name.startswith(".")]
     assert 1 <= len(done) < ref_summary.segments
     # the same command plus --resume (in this process: its Ray is the fixture's local one)
     assert main([*args, "--resume", "--json"]) == 0
