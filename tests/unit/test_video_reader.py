@@ -162,7 +162,7 @@ def test_sixteen_bit_png_folder(tmp_path: Path) -> None:
     data = b"".join(bytes(p) for p in ctx.encode(frame.reformat(format="rgb48be")))
     (folder / "0001.png").write_bytes(data)
     info = probe(folder)
-    assert info.bit_depth == 16 and info.rate == Fraction(24)
+    assert info.bit_depth == 16 and info.rate == Fraction(30)  # default for image folders
     img = next(iter(read_frames(info))).image
     assert img.dtype == np.uint16 and abs(int(img[0, 0, 0]) - 40000) < 2
 
