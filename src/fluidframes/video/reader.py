@@ -259,11 +259,14 @@ def _probe_images(folder: Path, input_fps: Fraction | None) -> VideoInfo:
     )
 
 
-def _first_frame(container: av.container.InputContainer, stream: Any, path: Path) -> Any:
+def _first_frame(container: av.container.InputContainer, stream: Any, path: Path,
+                 decoder: str | None = None) -> Any:
+    """The first decodable frame (with an explicit decoder, e.g. libvpx for VP9 alpha)."""
+    ctx = av.CodecContext.create(decoder, "r") if decoder else stream.codec_context
     try:
         for packet in container.demux(stream):
             try:
-                for frame in _decode(stream.codec_context, packet):
+                for frame in _decode(ctx, packet):
                     return frame
             except av.FFmpegError:
                 continue
@@ -299,7 +302,7 @@ def _probe_file(path: Path, input_fps: Fraction | None) -> VideoInfo:
     # Decode the first frame from a fresh open: reliable rotation, format and colour tags.
     with _open(path) as container:
         stream = container.streams[index]
-        frame = _first_frame_with(container, stream, decoder, path)
+        frame = _first_frame(container, stream, path, decoder)
         depth, alpha = _format_depth(frame.format)
         alpha = alpha or decoder is not None
         cc = stream.codec_context
@@ -321,22 +324,6 @@ def _probe_file(path: Path, input_fps: Fraction | None) -> VideoInfo:
         )
     log.debug("probed %s: %s", path, info)
     return info
-
-
-def _first_frame_with(container: Any, stream: Any, decoder: str | None, path: Path) -> Any:
-    if decoder is None:
-        return _first_frame(container, stream, path)
-    ctx = av.CodecContext.create(decoder, "r")
-    try:
-        for packet in container.demux(stream):
-            try:
-                for frame in ctx.decode(packet):
-                    return frame
-            except av.FFmpegError:
-                continue
-    except av.FFmpegError as exc:
-        raise MediaInputError(f"cannot read {path}: {_short(exc)}") from None
-    raise MediaInputError(f"zero frames in {path}")
 
 
 def _alpha_mode(stream: Any) -> bool:
