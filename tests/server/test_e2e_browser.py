@@ -64,12 +64,13 @@ def shots(tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def e2e_clip(tmp_path_factory) -> Path:
-    """20 real frames: long enough to catch the job mid-run in a screenshot."""
+    """90 real frames: long enough to catch the job mid-run even on an idle machine (the tiny
+    model renders 20 frames faster than the first progress event)."""
     from conftest import _trim
 
     from fluidframes.samples import sample_path
 
-    return _trim(sample_path("carphone"), tmp_path_factory.mktemp("e2e") / "car phone.mp4", 20)
+    return _trim(sample_path("carphone"), tmp_path_factory.mktemp("e2e") / "car phone.mp4", 90)
 
 
 def test_upload_progress_preview_download(live_server, e2e_clip, shots, tmp_path):
@@ -97,7 +98,7 @@ def test_upload_progress_preview_download(live_server, e2e_clip, shots, tmp_path
 
             page.wait_for_selector(".job[data-status=done]", timeout=180_000)
             stats = page.inner_text(".job[data-status=done] .stats")
-            assert "20 → 40 frames" in stats, stats
+            assert "90 → 180 frames" in stats, stats
             page.screenshot(path=str(shots / "2-finished.png"), full_page=True)
 
             page.click(".job[data-status=done] button:has-text('Preview')")
