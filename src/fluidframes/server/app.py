@@ -44,6 +44,12 @@ STATIC = Path(__file__).with_name("static")
 SSE_POLL = 0.25  # seconds
 SSE_PING = 15.0
 
+
+def _event_stream(events) -> StreamingResponse:
+    """A server-sent-events response that proxies and caches leave alone."""
+    return StreamingResponse(events, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
 _UPLOAD_SCHEMA = {
     "requestBody": {
         "required": True,
@@ -377,8 +383,7 @@ def create_app(config: ServerConfig, *, start_worker: bool = True) -> FastAPI:
                     yield ": ping\n\n"
                 await asyncio.sleep(SSE_POLL)
 
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return _event_stream(stream())
 
     @app.get("/api/events", tags=["jobs"], response_class=StreamingResponse,
              responses={200: {"content": {"text/event-stream": {}},
@@ -409,7 +414,6 @@ def create_app(config: ServerConfig, *, start_worker: bool = True) -> FastAPI:
                     yield ": ping\n\n"
                 await asyncio.sleep(SSE_POLL)
 
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return _event_stream(stream())
 
     return app
