@@ -4,8 +4,9 @@
 
 For each model and size: one end-to-end + inference run of ``fluidframes.bench.run_bench`` with
 the default ("auto") settings and, for the inference table, the fp32 and bf16 paths of the fast
-backend. Baseline (plain fp32 eager, features recomputed per call) and candidate are interleaved
-in the same process. Prints a markdown table and writes everything as JSON.
+backend. Baseline (plain fp32 eager, features recomputed per call) and candidate are interleaved;
+the baseline runs in its own worker process on the default C allocator
+(``FLUIDFRAMES_MALLOC=system``). Prints a markdown table and writes everything as JSON.
 """
 
 from __future__ import annotations

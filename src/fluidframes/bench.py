@@ -9,26 +9,36 @@ For one model and one frame size this measures
   after the other: what ``inference_video.py`` of the research code does);
 * peak resident memory of each measured call (sampled every 10 ms, psutil).
 
-Baseline and candidate alternate inside one process (A B, B A, A B ...) and medians are
+The plain baseline runs in its own worker process (``spawn``, ``FLUIDFRAMES_MALLOC=system``), as
+the research scripts run: C library allocator defaults, no :mod:`fluidframes._allocator` tuning,
+which is process-wide and would speed the baseline up too (x1.16-x1.55) if it shared our
+process. Same model, device, scale, torch thread count and frames on both sides. The two sides
+still alternate (A B, B A, A B ...; the parent waits while the worker runs) and medians are
 reported, so drift of a shared machine hits both alike; wall time and process CPU time are both
-kept (on a busy 2-core machine CPU time is the steadier of the two).
+kept (on a busy 2-core machine CPU time is the steadier of the two). Wall, CPU time and peak
+RSS of a baseline call are the worker's own; peak RSS is therefore per process: the parent holds
+only our interpolator, the worker only the plain one.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import itertools
 import logging
+import multiprocessing as mp
 import os
 import platform
 import statistics
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -84,7 +94,7 @@ class _PeakRSS:
         self.peak = 0
         self._stop = threading.Event()
 
-    def __enter__(self) -> "_PeakRSS":
+    def __enter__(self) -> Self:
         self.peak = self._proc.memory_info().rss
         self._t = threading.Thread(target=self._loop, daemon=True)
         self._t.start()
@@ -100,12 +110,18 @@ class _PeakRSS:
         self.peak = max(self.peak, self._proc.memory_info().rss)
 
 
-def _measure(fn: Callable[[], Any], timing: Timing) -> Any:
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float, float, float]:
+    """``fn()``'s result, wall time, this process's CPU time and its peak RSS (MB) during it."""
     with _PeakRSS() as mem:
         w0, c0 = time.perf_counter(), time.process_time()
         out = fn()
         wall, cpu = time.perf_counter() - w0, time.process_time() - c0
-    timing.add(wall, cpu, mem.peak / 2**20)
+    return out, wall, cpu, mem.peak / 2**20
+
+
+def _measure(fn: Callable[[], Any], timing: Timing) -> Any:
+    out, wall, cpu, peak = _timed(fn)
+    timing.add(wall, cpu, peak)
     return out
 
 
@@ -201,24 +217,179 @@ def plain_baseline(src: Path, dst: Path, plain, multi: int) -> int:
 
 # ---- the benchmark ---------------------------------------------------------------------------------
 
-def _interpolators(cfg: BenchConfig):
-    from .engine import Interpolator
-
-    kw: dict[str, Any] = dict(device=cfg.device, scale=cfg.scale, threads=cfg.threads)
+def _interpolator_kwargs(cfg: BenchConfig) -> dict[str, Any]:
+    kw: dict[str, Any] = {"device": cfg.device, "scale": cfg.scale, "threads": cfg.threads}
     if cfg.model_file:
         kw["model_file"] = cfg.model_file
     else:
         kw["model"] = cfg.model
-    ours = Interpolator(precision=cfg.precision, backend=cfg.backend, **kw)
-    plain = Interpolator(precision="fp32", backend="eager", **kw)
-    plain.keep_prepared = 0  # the research scripts recompute everything per call
-    return ours, plain
+    return kw
+
+
+def _frames_digest(frames: list[np.ndarray]) -> str:
+    h = hashlib.sha1()
+    for f in frames:
+        h.update(repr(f.shape).encode())
+        h.update(np.ascontiguousarray(f).data)
+    return h.hexdigest()
+
+
+BASELINE_PROCESS = "separate, default malloc"
+
+
+class BaselineWorkerError(RuntimeError):
+    """The plain-baseline worker process failed or died."""
+
+
+def _plain_worker(conn, cfg: BenchConfig, threads: int) -> None:
+    """Worker process: the plain fp32 eager Interpolator, as a research script would run it.
+
+    Messages in: ``("infer", {})``, ``("e2e", {"src", "dst", "multi"})``, ``("stop", {})``.
+    Replies: ``("ok", {...})`` or ``("error", traceback text)``; the first message out is
+    ``("ready", {...})`` (or ``("error", ...)``) once the model is loaded and warmed up.
+    """
+    os.environ["FLUIDFRAMES_MALLOC"] = "system"  # before any Interpolator exists in here
+    try:
+        import torch
+
+        from . import _allocator
+        from .engine import Interpolator
+
+        torch.set_num_threads(threads)
+        kw = _interpolator_kwargs(cfg)
+        kw["threads"] = threads
+        plain = Interpolator(precision="fp32", backend="eager", **kw)
+        plain.keep_prepared = 0  # the research scripts recompute everything per call
+        frames = source_frames(cfg)
+        ts = [k / cfg.multi for k in range(1, cfg.multi)]
+        plain.interpolate(frames[0], frames[1], ts[0])  # warm-up
+        # codecs used once before the first timed call, as the parent has by then
+        with tempfile.TemporaryDirectory(prefix="ff-bench-plain-") as tmp:
+            import av
+
+            with av.open(str(write_clip(frames[:2], Path(tmp) / "warm.mp4"))) as c:
+                for _ in c.decode(video=0):
+                    pass
+        conn.send(("ready", {"pid": os.getpid(), "malloc": _allocator.keep_freed_memory(),
+                             "threads": torch.get_num_threads(), "info": asdict(plain.info),
+                             "frames": _frames_digest(frames)}))
+    except Exception:  # noqa: BLE001 - any failure goes back to the parent as text
+        conn.send(("error", traceback.format_exc()))
+        return
+
+    def infer() -> int:
+        n = 0
+        for a, b in itertools.pairwise(frames):
+            for x in ts:
+                plain.interpolate(a, b, x)
+                n += 1
+        return n
+
+    while True:
+        try:
+            op, args = conn.recv()
+        except (EOFError, KeyboardInterrupt):  # parent gone or interrupted
+            return
+        if op == "stop":
+            return
+        try:
+            if op == "infer":
+                fn = infer
+            elif op == "e2e":
+                fn = functools.partial(plain_baseline, Path(args["src"]), Path(args["dst"]),
+                                       plain, args["multi"])
+            else:
+                raise ValueError(f"unknown request {op!r}")
+            count, wall, cpu, peak = _timed(fn)
+            conn.send(("ok", {"wall": wall, "cpu": cpu, "peak_rss_mb": peak, "count": count}))
+        except KeyboardInterrupt:
+            return
+        except Exception:  # noqa: BLE001 - any failure goes back to the parent as text
+            conn.send(("error", traceback.format_exc()))
+
+
+class _PlainWorker:
+    """Parent side of :func:`_plain_worker`: start, request, always shut down."""
+
+    def __init__(self, cfg: BenchConfig, threads: int) -> None:
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_plain_worker, args=(child, cfg, threads),
+                                 name="fluidframes-bench-plain", daemon=True)
+        # in the child's environment from its first instruction on (the worker sets it again)
+        old = os.environ.get("FLUIDFRAMES_MALLOC")
+        os.environ["FLUIDFRAMES_MALLOC"] = "system"
+        try:
+            self._proc.start()
+        finally:
+            if old is None:
+                del os.environ["FLUIDFRAMES_MALLOC"]
+            else:
+                os.environ["FLUIDFRAMES_MALLOC"] = old
+            child.close()
+        self.ready: dict[str, Any] | None = None
+
+    def _recv(self, what: str) -> tuple[str, Any]:
+        try:
+            while not self._conn.poll(0.2):
+                if not self._proc.is_alive() and not self._conn.poll(0):
+                    raise self._gone(what)
+        except (EOFError, OSError):
+            raise self._gone(what) from None
+        try:
+            kind, payload = self._conn.recv()
+        except (EOFError, OSError):
+            raise self._gone(what) from None
+        if kind == "error":
+            raise BaselineWorkerError(f"plain baseline worker failed during {what}:\n{payload}")
+        return kind, payload
+
+    def _gone(self, what: str) -> BaselineWorkerError:
+        self._proc.join(1)
+        return BaselineWorkerError(f"plain baseline worker (pid {self._proc.pid}) died during "
+                                   f"{what} (exit code {self._proc.exitcode})")
+
+    def wait_ready(self) -> dict[str, Any]:
+        if self.ready is None:
+            _, self.ready = self._recv("start-up")
+        return self.ready
+
+    def call(self, op: str, **args: Any) -> dict[str, Any]:
+        self.wait_ready()
+        try:
+            self._conn.send((op, args))
+        except OSError:
+            raise self._gone(op) from None
+        return self._recv(op)[1]
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            if self._proc.is_alive():
+                self._conn.send(("stop", {}))
+        except (OSError, ValueError):  # pipe already broken or closed
+            pass
+        self._proc.join(10)
+        if self._proc.is_alive():
+            self._proc.terminate()
+            self._proc.join(5)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(5)
+        self._conn.close()
 
 
 def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the benchmark; returns a JSON-ready dict (see the module docstring)."""
     import torch
 
+    from . import _allocator
+    from .engine import Interpolator
     from .pipeline import interpolate_video
     from .video.reader import probe, read_frames
     from .video.writer import EncodeOptions, VideoWriter
@@ -230,13 +401,15 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
 
         raise InputError("the benchmark needs at least two source frames")
     h, w = frames[0].shape[:2]
-    ours, plain = _interpolators(cfg)
+    ours = Interpolator(precision=cfg.precision, backend=cfg.backend, **_interpolator_kwargs(cfg))
+    threads = torch.get_num_threads()  # the worker runs with the same count
     ts = [k / cfg.multi for k in range(1, cfg.multi)]
     n_pairs = len(frames) - 1
     made = n_pairs * len(ts)
     t = {k: Timing() for k in ("decode", "encode", "infer_ours", "infer_plain", "infer_api",
                                "e2e_ours", "e2e_plain")}
-    with tempfile.TemporaryDirectory(prefix="ff-bench-") as tmp:
+    # the worker is closed before the folder it writes into goes away
+    with tempfile.TemporaryDirectory(prefix="ff-bench-") as tmp, _PlainWorker(cfg, threads) as worker:
         tmpd = Path(tmp)
         clip = write_clip(frames, tmpd / "in.mp4")
         info = probe(clip)
@@ -264,26 +437,24 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
                 for x in ts:
                     ours.interpolate(a, b, x)
 
-        def infer_plain() -> None:
-            for a, b in zip(frames, frames[1:]):
-                for x in ts:
-                    plain.interpolate(a, b, x)
-
         def e2e_ours() -> int:
             s = interpolate_video(clip, tmpd / "ours.mp4", multi=cfg.multi, interpolator=ours,
                                   overwrite=True, scene_detect=False)
             return s.frames_out
 
-        def e2e_plain() -> int:
-            return plain_baseline(clip, tmpd / "plain.mp4", plain, cfg.multi)
-
-        say(f"warm-up ({w}x{h}, {len(frames)} frames)")
+        say(f"warm-up ({w}x{h}, {len(frames)} frames; plain baseline in a separate process)")
         infer_ours()
-        plain.interpolate(frames[0], frames[1], ts[0])
-        pairs = [("infer_plain", infer_plain), ("infer_ours", infer_ours),
-                 ("infer_plain", infer_plain), ("infer_api", infer_api)]
+        base = worker.wait_ready()  # loaded and warmed up (its own model, once) meanwhile
+        if base["frames"] != _frames_digest(frames):
+            raise BaselineWorkerError("the plain baseline worker loaded different frames")
+        # the baseline's calls run in the worker, which reports its own times and peak RSS
+        plain_ops = {"infer_plain": ("infer", {}),
+                     "e2e_plain": ("e2e", {"src": str(clip), "dst": str(tmpd / "plain.mp4"),
+                                           "multi": cfg.multi})}
+        pairs = [("infer_plain", None), ("infer_ours", infer_ours),
+                 ("infer_plain", None), ("infer_api", infer_api)]
         if cfg.e2e:
-            pairs += [("e2e_plain", e2e_plain), ("e2e_ours", e2e_ours)]
+            pairs += [("e2e_plain", None), ("e2e_ours", e2e_ours)]
         counts = {"e2e_ours": 0, "e2e_plain": 0}
         for r in range(cfg.runs):
             _measure(decode, t["decode"])
@@ -292,7 +463,13 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
                                               for p in (pairs[i + 1], pairs[i])]
             for name, fn in order:
                 say(f"run {r + 1}/{cfg.runs}: {name}")
-                out = _measure(fn, t[name])
+                if fn is None:
+                    op, args = plain_ops[name]
+                    got = worker.call(op, **args)
+                    t[name].add(got["wall"], got["cpu"], got["peak_rss_mb"])
+                    out = got["count"]
+                else:
+                    out = _measure(fn, t[name])
                 if name in counts:
                     counts[name] = out
 
@@ -307,6 +484,15 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
                     "torch": torch.__version__, "threads": torch.get_num_threads(),
                     "device": ours.info.device},
         "ours": asdict(ours.info),
+        "baseline_process": BASELINE_PROCESS,
+        # peak RSS is per process: ours in this one, plain in the worker
+        "processes": {
+            "ours": {"pid": os.getpid(), "threads": threads,
+                     "malloc": (_allocator.keep_freed_memory() if ours.info.device == "cpu"
+                                else "untouched")},
+            "plain": {"pid": base["pid"], "malloc": base["malloc"], "threads": base["threads"],
+                      "info": base["info"]},
+        },
         "frames": {"width": w, "height": h, "source": len(frames), "interpolated": made,
                    # the pipeline also fills the last source frame's interval (held frames)
                    "output": counts["e2e_ours"] or None, "output_plain": counts["e2e_plain"] or None},
@@ -350,4 +536,10 @@ def format_table(res: dict[str, Any]) -> str:
             f"  end to end plain {e['plain']['fps']:6.2f} fps   ours {e['ours']['fps']:6.2f} fps   "
             f"x{e['ratio']:.2f}   peak RSS plain {e['plain']['peak_rss_mb']:.0f} MB, ours "
             f"{e['ours']['peak_rss_mb']:.0f} MB")
+    if "processes" in res:
+        pr = res["processes"]
+        lines.append(
+            f"  plain baseline in a separate process (pid {pr['plain']['pid']}, malloc "
+            f"{pr['plain']['malloc']}, {pr['plain']['threads']} threads); ours malloc "
+            f"{pr['ours']['malloc']}; peak RSS per process")
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -110,6 +111,7 @@ def test_bench_command_smoke(tmp_path, random_models, capsys):
     path = tmp_path / "flownet.pkl"
     torch.save(net.state_dict(), path)
     out = tmp_path / "bench.json"
+    env_before = os.environ.get("FLUIDFRAMES_MALLOC")
     rc = main(["bench", "--model-file", str(path), "--input", "synthetic", "--size", "64x48",
                "--frames", "3", "--runs", "1", "-q", "--device", "cpu", "--json", str(out)])
     assert rc == 0
@@ -121,7 +123,34 @@ def test_bench_command_smoke(tmp_path, random_models, capsys):
         assert res["stages"][k]["fps"] > 0
     assert res["end_to_end"]["ratio"] > 0 and res["inference_ratio"] > 0
     assert res["interpolate_ratio"] > 0
-    assert "inference" in capsys.readouterr().out
+    # the plain baseline ran in its own process, on the C library's default allocator
+    assert res["baseline_process"] == "separate, default malloc"
+    pr = res["processes"]
+    assert pr["plain"]["pid"] != os.getpid() and pr["ours"]["pid"] == os.getpid()
+    assert pr["plain"]["malloc"] == "system"
+    assert pr["plain"]["threads"] == pr["ours"]["threads"] == torch.get_num_threads()
+    assert pr["plain"]["info"]["backend"] == "eager" and pr["plain"]["info"]["precision"] == "fp32"
+    runs = res["runs"]
+    for k in ("infer_plain", "e2e_plain"):
+        assert len(runs[k]["wall"]) == len(runs[k]["cpu"]) == len(runs[k]["peak_rss_mb"]) >= 1
+        assert min(runs[k]["wall"]) > 0 and min(runs[k]["peak_rss_mb"]) > 0
+    assert len(runs["infer_plain"]["wall"]) == 2  # twice per run, as before
+    assert res["stages"]["inference_plain"]["peak_rss_mb"] > 0
+    assert res["end_to_end"]["plain"]["fps"] > 0
+    assert os.environ.get("FLUIDFRAMES_MALLOC") == env_before  # the parent's is left alone
+    out_text = capsys.readouterr().out
+    assert "inference" in out_text and "separate process" in out_text
+
+
+def test_bench_worker_error_comes_back(tmp_path):
+    # a failure inside the baseline worker is raised in the parent with its traceback, no hang
+    from fluidframes.bench import BaselineWorkerError, BenchConfig, _PlainWorker
+
+    cfg = BenchConfig(model=None, model_file=str(tmp_path / "missing.pkl"), input="synthetic",
+                      size="32x32", frames=2, device="cpu")
+    with pytest.raises(BaselineWorkerError, match="start-up"), _PlainWorker(cfg, 1) as worker:
+        worker.wait_ready()
+    assert not worker._proc.is_alive()
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
