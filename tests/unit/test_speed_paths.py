@@ -194,3 +194,68 @@ def test_interpolate_reuses_prepared_frames_by_content(random_models, rng, monke
     it.clear_cache()
     it.interpolate(a, b)
     assert len(calls) == 6
+
+
+# ---- round 3 pieces: each rewrite against the plain op it replaces --------------------------------
+
+@pytest.mark.parametrize("c, k", [(16, 5), (24, 13), (8, 1)])
+def test_phase_conv_is_transposed_conv_then_shuffle(c, k):
+    from fluidframes.backends.torch_fast import _assemble, _phase_weights
+
+    torch.manual_seed(0)
+    x = torch.randn(2, c, 9, 13)
+    wt, bias = torch.randn(c, 4 * k, 4, 4), torch.randn(4 * k)
+    ref = F.pixel_shuffle(F.conv_transpose2d(x, wt, bias, 2, 1), 2)
+    b2 = bias.view(k, 2, 2).permute(1, 2, 0).reshape(-1).repeat(4)
+    z = F.conv2d(x.contiguous(memory_format=torch.channels_last), _phase_weights(wt), b2, 1, 1)
+    got = _assemble(z.contiguous(memory_format=torch.channels_last))
+    assert got.shape == ref.shape
+    assert torch.allclose(got, ref, atol=1e-4, rtol=1e-5), (got - ref).abs().max()
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 8])
+@pytest.mark.parametrize("pool", [False, True])
+def test_striped_grid_sample_is_grid_sample(random_models, threads, pool):
+    net, _ = random_models["rife-v4.6"]
+    fast = FastIFNet(net, torch.float32)
+    fast.threads = threads
+    torch.manual_seed(1)
+    src = torch.rand(1, 7, 48, 40)
+    grid = torch.rand(3, 48, 40, 2) * 2.2 - 1.1  # some points outside: border padding
+    ref = F.grid_sample(src.expand(3, -1, -1, -1), grid, mode="bilinear",
+                        padding_mode="border", align_corners=True)
+    if pool:
+        ref = F.avg_pool2d(ref, 2)
+    got = fast._sample(src, grid, pool)
+    k = fast._stripes(48, pool)
+    assert 1 <= k <= threads and 48 % (k * (2 if pool else 1)) == 0
+    assert (k > 1) == (threads > 1)  # striping really happens when there are threads
+    assert torch.equal(got, ref)
+
+
+def test_blend_rounds_like_the_reference(random_models, rng):
+    # the lerp blend + fused narrowing must round exactly like round(clamp(x) * 255)
+    it = Interpolator.from_module(random_models["rife-v4.6"][0], random_models["rife-v4.6"][1])
+    img = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    p = it.prepare(img)
+    x = torch.rand(2, 3, p.rgb.shape[2], p.rgb.shape[3]) * 1.2 - 0.1
+    got = it._to_numpy(x, p)
+    ref = (x[:, :, :20, :30].clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    assert len(got) == 2 and got[0].dtype == np.uint8 and got[0].shape == (20, 30, 3)
+    assert np.array_equal(np.stack(got), ref)
+
+
+def test_allocator_tuning_once_and_opt_out(monkeypatch):
+    from fluidframes import _allocator
+
+    monkeypatch.setattr(_allocator, "_state", None)
+    monkeypatch.setenv("FLUIDFRAMES_MALLOC", "system")
+    assert _allocator.keep_freed_memory() == "system"
+    monkeypatch.setattr(_allocator, "_state", None)
+    monkeypatch.delenv("FLUIDFRAMES_MALLOC")
+    state = _allocator.keep_freed_memory()
+    assert state in ("tuned", "unavailable")
+    if os.uname().sysname == "Linux" and os.path.exists("/lib/x86_64-linux-gnu/libc.so.6"):
+        assert state == "tuned"
+    monkeypatch.setenv("FLUIDFRAMES_MALLOC", "system")
+    assert _allocator.keep_freed_memory() == state  # decided once per process

@@ -37,6 +37,20 @@ OpenVINO (2026.4) running each block's trunk in bf16: x0.80 of this path end to 
 inference (faster per block in isolation, but its TBB threads and torch's OpenMP threads fight
 over the 2 cores between blocks), plus 35 s of compiling per resolution.
 
+Round 3 (same machine, quiet, 1280x720, interleaved A/B of whole ``prepare`` + ``run``):
+``grid_sample`` on the CPU parallelises over the batch only, so each warp now runs as row
+stripes in the batch dimension (:meth:`FastIFNet._sample`; 11.6 -> 4.8 ms per 3-channel warp
+on 2 threads, bit-identical); the flow upsampling runs on NCHW copies (PyTorch's channels_last
+bilinear kernel is single-threaded: 7.0 vs 3.7 ms); the transposed last conv of each block
+became one four-phase 2x2 conv (:func:`_phase_weights`, oneDNN 1.6-1.8x faster than its
+deconvolution) whose output is assembled in channels_last (:func:`_assemble`); and the process
+keeps freed memory instead of page-faulting every temporary in again
+(:mod:`fluidframes._allocator`, 1.10x rife-4.6, 1.17x rife-4.25). Together with the engine's
+one-pass blend, rife-4.6 went from 334 to ~275 ms and rife-4.25 from ~330 to ~270 ms per
+interpolated frame. The convolutions now run at about the bf16 peak of this CPU (the 64-channel
+3x3 convs at 320x184: 2.17 GMAC in 9.8 ms, ~220 GMAC/s on 2 cores): what is left of the
+remaining ~35 % is the warps, resizes and packing that the exact maths needs.
+
 Scales that are not integer powers of two (``scale=2`` or ``4`` on the Interpolator, which
 upsamples inside the net) fall back to the reference forward.
 """
