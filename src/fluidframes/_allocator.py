@@ -11,8 +11,11 @@ resident memory (benchmarks/README.md).
 
 The settings (``mallopt``): no ``mmap`` for allocations (they come from the heap and are reused
 after ``free``), and the heap top is only trimmed back to the kernel when more than 1 GiB of it
-is free. The process then keeps its peak working set, as PyTorch's CUDA caching allocator does on
-a GPU.
+is free. While a job runs the process keeps its peak working set, as PyTorch's CUDA caching
+allocator does on a GPU; :func:`release_free_memory` (``malloc_trim``) hands the free part back
+when a video job ends, so a long-lived process (the web app, a batch) does not keep the peak of
+its largest job (measured: a process that had run a 1080p job then read 1.8 GB peak RSS on a
+720p one instead of 0.7 GB).
 
 Process-wide, glibc (Linux) only, applied once when a CPU :class:`~fluidframes.engine.Interpolator`
 is built. ``FLUIDFRAMES_MALLOC=system`` leaves the C library's defaults alone (the speed
@@ -49,6 +52,17 @@ def keep_freed_memory() -> str:
         _state = _mallopt()
     log.debug("CPU allocator: %s", _state)
     return _state
+
+
+def release_free_memory() -> None:
+    """Give the kernel back the free heap memory (only where :func:`keep_freed_memory` tuned)."""
+    if _state != "tuned":
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _mallopt() -> str:

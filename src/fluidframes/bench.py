@@ -111,7 +111,14 @@ class _PeakRSS:
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[Any, float, float, float]:
-    """``fn()``'s result, wall time, this process's CPU time and its peak RSS (MB) during it."""
+    """``fn()``'s result, wall time, this process's CPU time and its peak RSS (MB) during it.
+
+    Free heap memory kept from earlier calls (see :mod:`fluidframes._allocator`) is handed back
+    first, so each call's peak is its own and starts as cold as a fresh job.
+    """
+    from . import _allocator
+
+    _allocator.release_free_memory()
     with _PeakRSS() as mem:
         w0, c0 = time.perf_counter(), time.process_time()
         out = fn()
@@ -394,6 +401,7 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
     from .video.reader import probe, read_frames
     from .video.writer import EncodeOptions, VideoWriter
 
+    _allocator.release_free_memory()  # an earlier run's working set must not count here
     say = progress or (lambda msg: log.info("%s", msg))
     frames = source_frames(cfg)
     if len(frames) < 2:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _allocator
 from .errors import CancelledError, InputError, MediaError, MediaInputError
 from .scenes import DupDetector, SceneDetector, thumbnail
 from .segments import DEFAULT_SEGMENT_SECONDS, Segment, manifest_key, plan_segments, work_dir_for
@@ -555,7 +556,11 @@ def interpolate_video(
     if unknown:
         raise InputError(f"unknown option(s): {', '.join(sorted(unknown))}")
     opts = Options(**options)
-    return _Run(Path(src), Path(dst) if dst else None, opts, progress, cancel, interpolator).run()
+    try:
+        return _Run(Path(src), Path(dst) if dst else None, opts, progress, cancel,
+                    interpolator).run()
+    finally:
+        _allocator.release_free_memory()  # a finished job hands its working set back
 
 
 class _Run:
