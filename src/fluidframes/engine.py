@@ -212,7 +212,7 @@ class Interpolator:
     @classmethod
     def from_module(cls, net: torch.nn.Module, family: registry.Family, *, scale: float = 1.0,
                     device: str = "cpu", backend: str = "auto", precision: str = "auto",
-                    ) -> "Interpolator":
+                    ) -> Interpolator:
         """Wrap an already built network (tests, custom training code)."""
         self = cls.__new__(cls)
         self.device = _pick_device(device)

@@ -46,7 +46,7 @@ def test_fast_forward_matches_reference_tensors(random_models, fam):
     fast = FastIFNet(net, torch.float32)
     with torch.inference_mode():
         f0, f1 = net.features(img0), net.features(img1)
-        e = lambda t: t.expand(2, -1, -1, -1) if t is not None else None  # noqa: E731
+        e = lambda t: t.expand(2, -1, -1, -1) if t is not None else None
         ref = net(e(img0), e(img1), timestep, scales, e(f0), e(f1))
         ff0, ff1 = fast.features(img0), fast.features(img1)
         got = fast(e(img0), e(img1), timestep, scales, e(ff0), e(ff1))

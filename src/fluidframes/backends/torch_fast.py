@@ -57,6 +57,7 @@ upsamples inside the net) fall back to the reference forward.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -333,7 +334,7 @@ class FastIFNet:
     def supports(scales: Sequence[float]) -> bool:
         """True when every block scale is a power of two >= 1 and each halves or keeps the last."""
         return all(_is_pow2(x) for x in scales) and all(
-            _is_pow2(a / b) for a, b in zip(scales, scales[1:]))
+            _is_pow2(a / b) for a, b in itertools.pairwise(scales))
 
     # ---- forward ----------------------------------------------------------------------------------
     def _sample(self, src: Tensor, grid: Tensor, pool: bool) -> Tensor:
