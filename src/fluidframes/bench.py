@@ -449,6 +449,7 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
                     ours.interpolate(a, b, x)
 
         def e2e_ours() -> int:
+            ours.clear_cache()  # frames remembered by infer_api are not part of this job
             s = interpolate_video(clip, tmpd / "ours.mp4", multi=cfg.multi, interpolator=ours,
                                   overwrite=True, scene_detect=False)
             return s.frames_out
