@@ -128,7 +128,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def _model_kwargs(args: argparse.Namespace) -> dict:
     kw = dict(device=args.device, precision=args.precision, scale=args.scale,
-              backend=args.backend)
+              backend=args.backend, threads=args.threads)
     if args.model_file:
         kw["model_file"] = args.model_file
     else:
@@ -150,6 +150,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
                    help="inference path: torch (fast, default where it applies) or eager")
     g.add_argument("--scale", type=float, default=1.0,
                    help="flow resolution factor: 0.25, 0.5, 1, 2, 4 (0.5 for 4K)")
+    g.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for inference (default: one per physical core)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -42,7 +42,6 @@ def add_bench_command(sub, add_model_options) -> None:
     p.add_argument("--frames", type=int, default=6, help="source frames per run (default 6)")
     p.add_argument("--runs", type=int, default=3, help="interleaved repetitions (default 3)")
     p.add_argument("--multi", type=int, default=2, help="output frames per source frame (default 2)")
-    p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     p.add_argument("--no-e2e", action="store_true", help="skip the end-to-end video runs")
     p.add_argument("--json", help="write the results as JSON to this file ('-' for stdout)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")

@@ -44,7 +44,8 @@ def _options_from_args(args: argparse.Namespace) -> dict:
     opts = dict(
         multi=args.multi, exp=args.exp, fps=args.fps, slowmo=args.slowmo, audio=args.audio,
         model=args.model, model_file=args.model_file, device=args.device,
-        precision=args.precision, backend=args.backend, scale=args.scale, montage=args.montage,
+        precision=args.precision, backend=args.backend, threads=args.threads, scale=args.scale,
+        montage=args.montage,
         scene_detect=not args.no_scene_detect, scene_threshold=args.scene_threshold,
         dedup=args.dedup, codec=args.codec, crf=args.crf, preset=args.preset,
         pix_fmt=args.pix_fmt, png=args.png, input_fps=args.input_fps, overwrite=args.overwrite,

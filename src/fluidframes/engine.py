@@ -164,7 +164,9 @@ class Interpolator:
             raise InputError(f"scale must be one of {', '.join(f'{s:g}' for s in SCALES)}, got {scale}")
         self.device = _pick_device(device)
         self.dtype = _pick_dtype(precision, self.device)
-        if threads:
+        if threads is not None:
+            if not isinstance(threads, int) or threads < 1:
+                raise InputError(f"threads must be a whole number >= 1, got {threads!r}")
             torch.set_num_threads(threads)
         if model_file is not None:
             sd = weights.read_state_dict(Path(model_file))

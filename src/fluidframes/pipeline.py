@@ -54,6 +54,7 @@ class Options:
     device: str = "auto"
     precision: str = "auto"
     backend: str = "auto"
+    threads: int | None = None  # CPU inference threads (None: PyTorch's default)
     scale: float = 1.0
     montage: bool = False
     scene_detect: bool = True
@@ -74,7 +75,7 @@ class Options:
 
     def output_key(self) -> dict:
         """The options that decide the output frames (what a resume must match)."""
-        skip = {"overwrite", "resume", "workers", "ray_address", "device", "backend"}
+        skip = {"overwrite", "resume", "workers", "ray_address", "device", "backend", "threads"}
         if self.model_file:
             skip.add("model")  # the CLI always names a model; a model file overrides it
         return {k: str(v) for k, v in asdict(self).items() if k not in skip}
@@ -624,7 +625,7 @@ class _Run:
 
             self.interp = Interpolator(model=o.model or DEFAULT_MODEL, model_file=o.model_file,
                                        device=o.device, precision=o.precision, scale=o.scale,
-                                       backend=o.backend)
+                                       backend=o.backend, threads=o.threads)
         self.plan = _timing_plan(self.out_rate, self.tempo, self.info.rate)
         self.total = self.plan.count_for(self.info.duration) if self.info.duration else None
 

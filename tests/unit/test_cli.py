@@ -55,6 +55,7 @@ def test_pair_multi_writes_numbered_frames(images, model_file, tmp_path):
         (["--multi", "1"], "at least 2"),
         (["--model", "nope"], "unknown model"),
         (["--scale", "3"], "scale"),
+        (["--threads", "0"], "threads"),
     ],
 )
 def test_pair_bad_options_one_line(images, model_file, capsys, extra, needle):
@@ -65,6 +66,19 @@ def test_pair_bad_options_one_line(images, model_file, capsys, extra, needle):
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert needle in err and "\n" not in err and "Traceback" not in err
+
+
+def test_threads_option_sets_torch_threads(images, model_file, tmp_path):
+    import torch
+
+    pa, pb = images
+    before = torch.get_num_threads()
+    try:
+        assert main(["pair", str(pa), str(pb), "--model-file", str(model_file), "--threads", "1",
+                     "-o", str(tmp_path / "mid.png")]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_pair_unreadable_and_mismatched(tmp_path, images, model_file, capsys):
