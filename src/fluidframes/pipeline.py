@@ -342,7 +342,7 @@ class _SegmentRenderer:
                 if self.stop.is_set():
                     return
                 continue
-            if item is _END:
+            if item is _END or self.stop.is_set():
                 return
             self.writer.write(item)
 
@@ -491,10 +491,12 @@ class _SegmentRenderer:
             done = True
         finally:
             self.stop.set()
+            self.decoder.join(5)
+            # the encoder thread must be out of the writer before it is aborted: closing the
+            # container under a running encode call crashed the process (Ctrl-C, ~1 run in 4)
+            self.encoder.join(60)
             if not done:
                 self.writer.abort()
-            self.decoder.join(5)
-            self.encoder.join(5)
         if self.progress_cb:
             self.progress_cb(self.stats.frames_out)
         self.stats.seconds = time.monotonic() - t0

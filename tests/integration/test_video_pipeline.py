@@ -344,6 +344,11 @@ def test_corrupt_packets_counted(tmp_path, model_file):
     assert s.frames_out == 24  # the gap is interpolated over, duration kept
 
 
+def _sigint_as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def test_ctrl_c_leaves_nothing(tmp_path, model_file):
     src = make_clip(tmp_path / "long.mp4", size="320x192", seconds=20, audio=True)
     out = tmp_path / "out" / "result.mp4"
@@ -352,7 +357,10 @@ def test_ctrl_c_leaves_nothing(tmp_path, model_file):
     proc = subprocess.Popen(
         [sys.executable, "-m", "fluidframes.cli", "interpolate", str(src), "-o", str(out),
          "--multi", "4", "--model-file", model_file],
-        stderr=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+        # a terminal's Ctrl-C: the test runner may itself run with SIGINT ignored (a background
+        # job of a non-interactive shell), which the child would otherwise inherit and honour
+        preexec_fn=_sigint_as_in_a_terminal)
     time.sleep(6)
     assert proc.poll() is None, proc.stderr.read().decode()
     proc.send_signal(signal.SIGINT)
