@@ -42,7 +42,7 @@ from torch import Tensor
 
 from . import _allocator
 from .backends import BACKENDS
-from .backends.torch_fast import FastIFNet, FrameCache
+from .backends.torch_fast import FastIFNet, FrameCache, Striped
 from .errors import InputError
 from .models import registry, weights
 from .models.ifnet import warp
@@ -308,7 +308,10 @@ class Interpolator:
         n = len(ts)
         if self._fast is not None and p0.cache is not None and p1.cache is not None:
             tvec = torch.tensor(ts, device=self.device, dtype=torch.float32)
-            flow, mask, w0, w1 = self._fast.run(p0.cache, p1.cache, tvec, self.scales)
+            striped = p0.alpha is None
+            flow, mask, w0, w1 = self._fast.run(p0.cache, p1.cache, tvec, self.scales, striped)
+            if striped:
+                return self._blend_striped(mask, w0, w1, p0)
             return self._blend(flow, mask, w0, w1, p0, p1, n)
         _, _, h, w = p0.rgb.shape
         img0 = p0.rgb.expand(n, -1, -1, -1)
@@ -329,6 +332,23 @@ class Interpolator:
             a1 = warp(p1.alpha.expand(n, -1, -1, -1), flow[:, 2:4])
             rgb = torch.cat((rgb, torch.lerp(a1, a0, m)), 1)
         return self._to_numpy(rgb, p0)
+
+    def _blend_striped(self, mask: Tensor, w0: Striped, w1: Striped, p: Prepared
+                       ) -> list[np.ndarray]:
+        """:meth:`_blend` + :meth:`_to_numpy` on warps kept in row stripes (RGB only): the blend
+        runs stripe by stripe and the one copy into the HxWx3 arrays reorders the rows, instead
+        of a reordering copy per warp first (2 x ~2 ms per 1280x720 frame)."""
+        n, k = w0.n, w0.k
+        _, _, hp, wp = mask.shape
+        m = torch.sigmoid(mask.float()).reshape(n, 1, k, hp // k, wp).transpose(1, 2)
+        rgb = torch.lerp(w1.split(), w0.split(), m)  # n x k x 3 x H/k x W
+        peak = 255.0 if p.dtype == np.uint8 else 65535.0
+        rgb = rgb.mul_(peak).round_().clamp_(0.0, peak)
+        out = torch.empty((n, hp, wp, 3), dtype=torch.uint8 if p.dtype == np.uint8
+                          else torch.int32, device=rgb.device)
+        out.view(n, k, hp // k, wp, 3).copy_(rgb.permute(0, 1, 3, 4, 2))
+        arr = out[:, : p.height, : p.width].cpu().numpy()
+        return [np.ascontiguousarray(a, dtype=p.dtype) for a in arr]
 
     def interpolate(self, img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> np.ndarray:
         """The frame at time ``t`` (strictly between 0 and 1) between ``img0`` and ``img1``."""

@@ -344,9 +344,14 @@ def test_corrupt_packets_counted(tmp_path, model_file):
     assert s.frames_out == 24  # the gap is interpolated over, duration kept
 
 
-def _sigint_as_in_a_terminal() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+# A terminal's Ctrl-C: the test runner may itself run with SIGINT ignored (a background job of a
+# non-interactive shell), which the child would inherit and honour, so the child restores
+# Python's own handler before it runs the CLI.
+_AS_IN_A_TERMINAL = ("import runpy, signal, sys; "
+                     "signal.signal(signal.SIGINT, signal.default_int_handler); "
+                     "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); "
+                     "sys.argv[0] = 'fluidframes'; "
+                     "runpy.run_module('fluidframes.cli', run_name='__main__')")
 
 
 def test_ctrl_c_leaves_nothing(tmp_path, model_file):
@@ -355,12 +360,9 @@ def test_ctrl_c_leaves_nothing(tmp_path, model_file):
     out.parent.mkdir()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fluidframes.cli", "interpolate", str(src), "-o", str(out),
+        [sys.executable, "-c", _AS_IN_A_TERMINAL, "interpolate", str(src), "-o", str(out),
          "--multi", "4", "--model-file", model_file],
-        stderr=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-        # a terminal's Ctrl-C: the test runner may itself run with SIGINT ignored (a background
-        # job of a non-interactive shell), which the child would otherwise inherit and honour
-        preexec_fn=_sigint_as_in_a_terminal)
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
     time.sleep(6)
     assert proc.poll() is None, proc.stderr.read().decode()
     proc.send_signal(signal.SIGINT)

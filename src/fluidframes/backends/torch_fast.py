@@ -99,6 +99,44 @@ class FrameCache:
     down: dict[int, Tensor] = field(default_factory=dict)
 
 
+@dataclass
+class Striped:
+    """A sampled frame kept as the row stripes :meth:`FastIFNet._sample` computed it in.
+
+    ``data`` is ``(n * k) x C x (H / k) x W``: stripe ``j`` of sample ``i`` at ``i * k + j``.
+    Consumers that copy anyway (the block packing, the engine's output conversion) read it in
+    this layout, which saves putting the rows back in order first (one full pass per warp).
+    """
+
+    data: Tensor
+    n: int
+    k: int
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        _, c, hk, w = self.data.shape
+        return (self.n, c, self.k * hk, w)
+
+    def channels(self, a: int, b: int | None = None) -> Striped:
+        return Striped(self.data[:, a:b], self.n, self.k)
+
+    def split(self) -> Tensor:
+        """``n x k x C x (H / k) x W``: the stripes as a view."""
+        _, c, hk, w = self.data.shape
+        return self.data.view(self.n, self.k, c, hk, w)
+
+    def into(self, dst: Tensor) -> None:
+        """Copy into ``dst`` (``n x C x H x W``, any strides) in one pass."""
+        n, c, h, w = dst.shape
+        dst.view(n, c, self.k, h // self.k, w).copy_(self.split().transpose(1, 2))
+
+    def whole(self) -> Tensor:
+        """The frame in plain row order (a copy)."""
+        out = torch.empty(self.shape, dtype=self.data.dtype, device=self.data.device)
+        self.into(out)
+        return out
+
+
 def _is_pow2(s: float) -> bool:
     return s >= 1 and float(s).is_integer() and (int(s) & (int(s) - 1)) == 0
 
@@ -291,16 +329,21 @@ class FastIFNet:
         """
         n, _, h, w = parts[0].shape
         c = sum(p.shape[1] for p in parts)
+        dev = next(p.device for p in parts if isinstance(p, Tensor))
         if not self.pack_copy:
-            x = torch.cat(parts, 1, out=torch.empty((n, c, h, w), device=parts[0].device,
+            parts = [p.whole() if isinstance(p, Striped) else p for p in parts]
+            x = torch.cat(parts, 1, out=torch.empty((n, c, h, w), device=dev,
                                                      memory_format=self.memory_format))
             return x.to(self.conv_dtype)
-        x = torch.empty((n, c, h, w), device=parts[0].device, dtype=self.conv_dtype,
+        x = torch.empty((n, c, h, w), device=dev, dtype=self.conv_dtype,
                         memory_format=self.memory_format)
         i = 0
         for p in parts:
             k = p.shape[1]
-            x[:, i : i + k].copy_(p)
+            if isinstance(p, Striped):
+                p.into(x[:, i : i + k])
+            else:
+                x[:, i : i + k].copy_(p)
             i += k
         return x
 
@@ -337,15 +380,16 @@ class FastIFNet:
             _is_pow2(a / b) for a, b in itertools.pairwise(scales))
 
     # ---- forward ----------------------------------------------------------------------------------
-    def _sample(self, src: Tensor, grid: Tensor, pool: bool) -> Tensor:
+    def _sample(self, src: Tensor, grid: Tensor, pool: bool, striped: bool = False
+                ) -> Tensor | Striped:
         """``grid_sample(src, grid)`` (bilinear, border, align_corners), then a 2x2 mean if ``pool``.
 
         PyTorch's CPU ``grid_sample`` parallelises over the batch only, so one frame runs on one
         thread whatever ``torch.get_num_threads()`` says. Splitting the output rows into
         ``k`` batch entries (the source expanded, no copy) gives every thread a stripe: measured
         at 1280x720 with 2 threads, 3 channels, 11.6 -> 4.8 ms, bit-identical. The stripes are
-        pooled where they are and put back in order by one copy (at a quarter of the size
-        when pooled).
+        pooled where they are; with ``striped`` they are returned as they are (:class:`Striped`),
+        else put back in order by one copy.
         """
         n, ho, wo, _ = grid.shape
         k = self._stripes(ho, pool) if grid.device.type == "cpu" else 1
@@ -353,10 +397,11 @@ class FastIFNet:
                             mode="bilinear", padding_mode="border", align_corners=True)
         if pool:
             out = F.avg_pool2d(out, 2)
+        if striped:
+            return Striped(out, n, k)
         if k == 1:
             return out
-        _, c, hk, wk = out.shape
-        return out.view(n, k, c, hk, wk).transpose(1, 2).reshape(n, c, k * hk, wk)
+        return Striped(out, n, k).whole()
 
     def _stripes(self, rows: int, pool: bool) -> int:
         """How many row stripes to split one sampled frame into (divides ``rows``, even stripes
@@ -374,14 +419,16 @@ class FastIFNet:
         base = self._grids.get(h, w, s, flow_pts.device)
         return torch.addcmul(base, flow_pts.permute(0, 2, 3, 1), norm)
 
-    def _warp_points(self, fc: FrameCache, flow_pts: Tensor, s: int, n: int) -> Tensor:
+    def _warp_points(self, fc: FrameCache, flow_pts: Tensor, s: int, n: int,
+                     striped: bool = False) -> Tensor | Striped:
         """``down_s(warp(src, flow))`` from the flow at the sample points only."""
         _, _, h, w = fc.src.shape
-        return self._sample(fc.src, self._grid(flow_pts, h, w, s), pool=s > 1)
+        return self._sample(fc.src, self._grid(flow_pts, h, w, s), pool=s > 1, striped=striped)
 
-    def run(self, fc0: FrameCache, fc1: FrameCache, ts: Tensor, scales: Sequence[float]
-            ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Flow, mask logit and both warped frames (full resolution, fp32) for times ``ts`` (N)."""
+    def run(self, fc0: FrameCache, fc1: FrameCache, ts: Tensor, scales: Sequence[float],
+            striped: bool = False) -> tuple[Tensor, Tensor, Tensor | Striped, Tensor | Striped]:
+        """Flow, mask logit and both warped frames (full resolution, fp32) for times ``ts`` (N);
+        with ``striped`` the warped frames come as :class:`Striped` (see the engine's blend)."""
         v = self.variant
         n = ts.shape[0]
         _, _, h, w = fc0.src.shape
@@ -404,12 +451,14 @@ class FastIFNet:
                 parts.append(t)
             else:
                 pts = _cells(fm, s) if s > 1 else fm
-                g0 = self._warp_points(fc0, pts[:, 0:2], s, n)
-                g1 = self._warp_points(fc1, pts[:, 2:4], s, n)
+                # full resolution: the packing reads the warps in their stripes
+                g0 = self._warp_points(fc0, pts[:, 0:2], s, n, striped=s == 1)
+                g1 = self._warp_points(fc1, pts[:, 2:4], s, n, striped=s == 1)
                 fms = F.avg_pool2d(pts, 2) if s > 1 else fm
-                parts = [g0[:, :3], g1[:, :3]]
+                cut = (lambda g, a, b: g.channels(a, b)) if s == 1 else (lambda g, a, b: g[:, a:b])
+                parts = [cut(g0, 0, 3), cut(g1, 0, 3)]
                 if hc:
-                    parts += [g0[:, 3:], g1[:, 3:]]
+                    parts += [cut(g0, 3, None), cut(g1, 3, None)]
                 parts += [t, fms[:, 4:5]]
                 if v.feat_channels:
                     r = prev_s // s
@@ -442,8 +491,8 @@ class FastIFNet:
             prev_s = s
         assert fm is not None
         flow = fm[:, :4]
-        w0 = self._sample(fc0.src[:, :3], self._grid(flow[:, :2], h, w, 1), pool=False)
-        w1 = self._sample(fc1.src[:, :3], self._grid(flow[:, 2:4], h, w, 1), pool=False)
+        w0 = self._sample(fc0.src[:, :3], self._grid(flow[:, :2], h, w, 1), False, striped)
+        w1 = self._sample(fc1.src[:, :3], self._grid(flow[:, 2:4], h, w, 1), False, striped)
         return flow, fm[:, 4:5], w0, w1
 
     @staticmethod
