@@ -45,7 +45,8 @@ bilinear kernel is single-threaded: 7.0 vs 3.7 ms); the transposed last conv of 
 became one four-phase 2x2 conv (:func:`_phase_weights`, oneDNN 1.6-1.8x faster than its
 deconvolution) whose output is assembled in channels_last (:func:`_assemble`); and the process
 keeps freed memory instead of page-faulting every temporary in again
-(:mod:`fluidframes._allocator`, 1.10x rife-4.6, 1.17x rife-4.25). Together with the engine's
+(:mod:`fluidframes._allocator`, 1.10x rife-4.6, 1.17x rife-4.25); full-resolution warps
+stay in their stripes (:class:`Striped`) for the packing and the engine's final blend. Together with the engine's
 one-pass blend, rife-4.6 went from 334 to ~275 ms and rife-4.25 from ~330 to ~270 ms per
 interpolated frame. The convolutions now run at about the bf16 peak of this CPU (the 64-channel
 3x3 convs at 320x184: 2.17 GMAC in 9.8 ms, ~220 GMAC/s on 2 cores): what is left of the
