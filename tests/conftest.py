@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -27,9 +29,19 @@ def rng() -> np.random.Generator:
 
 
 @pytest.fixture(scope="session")
-def model_file(tmp_path_factory, random_models) -> str:
+def save_random_model(tmp_path_factory, random_models):
+    """Writes the random-weight rife-v4.6 checkpoint under a file name of the caller's choice."""
+
+    def save(name: str) -> Path:
+        net, _ = random_models["rife-v4.6"]
+        path = tmp_path_factory.mktemp("model") / name
+        torch.save(net.state_dict(), path)
+        return path
+
+    return save
+
+
+@pytest.fixture(scope="session")
+def model_file(save_random_model) -> str:
     """A tiny-cost random-weight rife-v4.6 checkpoint on disk (fast end-to-end runs)."""
-    net, _ = random_models["rife-v4.6"]
-    path = tmp_path_factory.mktemp("model") / "tiny.pkl"
-    torch.save(net.state_dict(), path)
-    return str(path)
+    return str(save_random_model("tiny.pkl"))

@@ -33,11 +33,8 @@ def bbb_clip(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def model_file(tmp_path_factory, random_models) -> Path:
-    net, _fam = random_models["rife-v4.6"]
-    path = tmp_path_factory.mktemp("model") / "flownet.pkl"
-    torch.save(net.state_dict(), path)
-    return path
+def model_file(save_random_model) -> Path:
+    return save_random_model("flownet.pkl")
 
 
 @pytest.fixture(scope="session")

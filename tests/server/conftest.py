@@ -10,7 +10,6 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the server extra (fastapi, uvicorn, python-multipart) is not installed")
 
-import torch
 from _serverkit import BASE_URL, CLIP_FRAMES
 from fastapi.testclient import TestClient
 
@@ -19,12 +18,9 @@ from fluidframes.server.config import ServerConfig
 
 
 @pytest.fixture(scope="session")
-def model_file(random_models, tmp_path_factory) -> Path:
+def model_file(save_random_model) -> Path:
     """A checkpoint with random weights (no download; the server auto-detects the family)."""
-    net, _fam = random_models["rife-v4.6"]
-    path = tmp_path_factory.mktemp("model") / "tiny-rife.pkl"
-    torch.save(net.state_dict(), path)
-    return path
+    return save_random_model("tiny-rife.pkl")
 
 
 def _trim(src: Path, dst: Path, frames: int) -> Path:
