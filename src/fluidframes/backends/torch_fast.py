@@ -469,10 +469,7 @@ class FastIFNet:
                         align_corners=False))
                 parts.append(fms[:, :4] / s if s != 1 else fms[:, :4])
             out = self._trunk(blk, parts)
-            if s == 1 and fm is not None and i == last:  # flow + mask only, full resolution
-                self._accumulate(fm, out, v.mask_residual)
-                break
-            if v.feat_channels:
+            if v.feat_channels and i != last:  # the last block outputs flow and mask only
                 feat = out[:, 5 : 5 + v.feat_channels]
             upd = out[:, :5]
             if s != 1:
@@ -484,11 +481,7 @@ class FastIFNet:
                 fm = upd.contiguous()
                 fm[:, :4] *= s
             else:
-                fm[:, :4].add_(upd[:, :4], alpha=s)
-                if v.mask_residual:
-                    fm[:, 4:5] += upd[:, 4:5]
-                else:
-                    fm[:, 4:5] = upd[:, 4:5]
+                self._accumulate(fm, upd, v.mask_residual, s)
             prev_s = s
         assert fm is not None
         flow = fm[:, :4]
@@ -497,13 +490,17 @@ class FastIFNet:
         return flow, fm[:, 4:5], w0, w1
 
     @staticmethod
-    def _accumulate(fm: Tensor, out: Tensor, mask_residual: bool) -> None:
-        """``fm`` (flow + mask, full resolution) updated by a full-resolution block's output."""
-        if mask_residual:
-            fm.add_(out[:, :5])
+    def _accumulate(fm: Tensor, upd: Tensor, mask_residual: bool, s: int) -> None:
+        """``fm`` (flow + mask, full resolution) updated by a block's full-resolution output
+        ``upd``: flow added (in pixels: times ``s``), mask added or replaced."""
+        if mask_residual and s == 1:
+            fm.add_(upd)  # one pass for all five channels
+        elif mask_residual:
+            fm[:, :4].add_(upd[:, :4], alpha=s)
+            fm[:, 4:5].add_(upd[:, 4:5])
         else:
-            fm[:, :4].add_(out[:, :4])
-            fm[:, 4:5].copy_(out[:, 4:5])
+            fm[:, :4].add_(upd[:, :4], alpha=s)
+            fm[:, 4:5].copy_(upd[:, 4:5])
 
     def forward(self, img0: Tensor, img1: Tensor, timestep: Tensor, scales: Sequence[float],
                 f0: Tensor | None = None, f1: Tensor | None = None
