@@ -56,19 +56,17 @@ def keep_freed_memory() -> str:
 
 def release_free_memory() -> None:
     """Give the kernel back the free heap memory (only where :func:`keep_freed_memory` tuned)."""
-    if _state != "tuned":
-        return
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    if _state == "tuned":
+        _libc().malloc_trim(0)  # present: keep_freed_memory found glibc
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 
 
 def _mallopt() -> str:
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = _libc().mallopt
     except (OSError, AttributeError):  # not glibc (musl has no mallopt)
         return "unavailable"
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)

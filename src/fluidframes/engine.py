@@ -274,19 +274,23 @@ class Interpolator:
         return Prepared(rgb, alpha, feat, h, w, img.dtype)
 
     def _to_numpy(self, x: Tensor, p: Prepared) -> list[np.ndarray]:
-        """Scale, round, clamp and crop ``x`` (N x C x H' x W', in [0, 1]) into HxWxC frames.
+        """Scale, round, clamp and crop ``x`` (in [0, 1]) into HxWxC frames.
 
-        The last step narrows and transposes in one copy straight into channels-last integer
-        storage (with the lerp blend: 11.0 -> 4.1 ms per 1280x720 frame against
-        float ops, ``to(uint8)`` and a permuted ``contiguous``)."""
+        ``x`` is N x C x H' x W', or N x k x C x H'/k x W' for frames kept in ``k`` row stripes
+        (:meth:`_blend_striped`). The last step narrows and transposes in one copy straight into
+        channels-last integer storage, putting stripes in row order on the way (with the lerp
+        blend: 11.0 -> 4.1 ms per 1280x720 frame against float ops, ``to(uint8)`` and a
+        permuted ``contiguous``)."""
         peak = 255.0 if p.dtype == np.uint8 else 65535.0
-        x = x[:, :, : p.height, : p.width].float().mul(peak).round_().clamp_(0.0, peak)
-        n, c = x.shape[:2]
-        out = torch.empty((n, p.height, p.width, c), dtype=torch.uint8 if p.dtype == np.uint8
+        if x.dim() == 4:
+            x = x[:, :, : p.height, : p.width].unsqueeze(1)  # one stripe
+        x = x.float().mul(peak).round_().clamp_(0.0, peak)
+        n, k, c, hk, w = x.shape
+        out = torch.empty((n, k * hk, w, c), dtype=torch.uint8 if p.dtype == np.uint8
                           else torch.int32, device=x.device)
-        out.permute(0, 3, 1, 2).copy_(x)
-        arr = out.cpu().numpy()
-        return list(arr.astype(p.dtype, copy=False))
+        out.view(n, k, hk, w, c).copy_(x.permute(0, 1, 3, 4, 2))
+        arr = out[:, : p.height, : p.width].cpu().numpy()
+        return [np.ascontiguousarray(a, dtype=p.dtype) for a in arr]
 
     # ---- inference -----------------------------------------------------------------------------
 
@@ -341,14 +345,7 @@ class Interpolator:
         n, k = w0.n, w0.k
         _, _, hp, wp = mask.shape
         m = torch.sigmoid(mask.float()).reshape(n, 1, k, hp // k, wp).transpose(1, 2)
-        rgb = torch.lerp(w1.split(), w0.split(), m)  # n x k x 3 x H/k x W
-        peak = 255.0 if p.dtype == np.uint8 else 65535.0
-        rgb = rgb.mul_(peak).round_().clamp_(0.0, peak)
-        out = torch.empty((n, hp, wp, 3), dtype=torch.uint8 if p.dtype == np.uint8
-                          else torch.int32, device=rgb.device)
-        out.view(n, k, hp // k, wp, 3).copy_(rgb.permute(0, 1, 3, 4, 2))
-        arr = out[:, : p.height, : p.width].cpu().numpy()
-        return [np.ascontiguousarray(a, dtype=p.dtype) for a in arr]
+        return self._to_numpy(torch.lerp(w1.split(), w0.split(), m), p)  # n x k x 3 x H/k x W
 
     def interpolate(self, img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> np.ndarray:
         """The frame at time ``t`` (strictly between 0 and 1) between ``img0`` and ``img1``."""
