@@ -1,6 +1,6 @@
 """fluidframes: smoother and slow-motion video with RIFE frame interpolation.
 
-Public API::
+Public API (imported lazily: ``import fluidframes`` loads neither torch nor PyAV)::
 
     from fluidframes import Interpolator, interpolate_video, list_models
 """
@@ -10,29 +10,28 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .errors import FluidFramesError, InputError, MediaError, ModelError, WeightsError
-from .models.registry import list_models
+
+_LAZY = {
+    "Interpolator": ("engine", "Interpolator"),
+    "load_interpolator": ("engine", "load_interpolator"),
+    "interpolate_video": ("pipeline", "interpolate_video"),
+    "list_models": ("models.registry", "list_models"),
+    "ModelConfig": ("options", "ModelConfig"),
+    "VideoOptions": ("options", "VideoOptions"),
+    "RunOptions": ("options", "RunOptions"),
+    "RunSummary": ("report", "RunSummary"),
+    "Progress": ("report", "Progress"),
+}
 
 
 def __getattr__(name: str):
-    # Heavy imports (torch, PyAV) only when used.
-    if name == "Interpolator":
-        from .engine import Interpolator
+    if name in _LAZY:
+        import importlib
 
-        return Interpolator
-    if name == "interpolate_video":
-        from .pipeline import interpolate_video
-
-        return interpolate_video
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(f".{module}", __name__), attr)
     raise AttributeError(name)
 
 
-__all__ = [
-    "FluidFramesError",
-    "InputError",
-    "Interpolator",
-    "MediaError",
-    "ModelError",
-    "WeightsError",
-    "interpolate_video",
-    "list_models",
-]
+__all__ = ["FluidFramesError", "InputError", "MediaError", "ModelError", "WeightsError",
+           *_LAZY]

@@ -6,11 +6,11 @@ Decisions:
   :func:`fluidframes.video.reader.probe` reads it); a folder of *videos* is a batch of its video
   files. Files named like our own outputs (``<stem>_2X_48fps.mp4``) are skipped when a folder is
   expanded, so re-running a batch on a folder does not interpolate its own results.
-* **Sharing workers.** With Ray, every file runs its ordinary pipeline run in its own thread;
-  all of them get the same process-wide worker pool (:class:`fluidframes.distributed.RayExecutor`
-  is shared per cluster and model), so segments of different files interleave on the workers and
-  one file's join + mux overlaps the next files' rendering. Without Ray, files run one after
-  another in this process with one loaded model.
+* **Sharing workers.** The batch makes one executor and every file's run uses it. With Ray,
+  every file runs in its own thread on the same worker pool
+  (:class:`fluidframes.executors.ray.RayExecutor`), so segments of different files interleave on
+  the workers and one file's join + mux overlaps the next files' rendering. Without Ray, files
+  run one after another in this process with one loaded model.
 * **Failures stay per file.** A file that fails is reported and the others go on; the caller
   (the CLI) exits non-zero at the end. Cancelling (Ctrl-C) stops all of them; completed segments
   stay in each file's work folder for ``--resume``.
@@ -19,15 +19,16 @@ Decisions:
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 from .errors import CancelledError, FluidFramesError, InputError
+from .naming import is_our_output
+from .options import RunOptions
+from .report import Progress
 from .video.reader import IMAGE_EXTENSIONS
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,6 @@ VIDEO_EXTENSIONS = frozenset({
     ".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".gif", ".ts", ".mts", ".m2ts", ".flv",
     ".wmv", ".mpg", ".mpeg", ".ogv", ".y4m", ".3gp",
 })
-_OUR_OUTPUT = re.compile(r"_[\d.]+X(_slowmo)?_[\d.]+fps$")
 
 
 def _is_image_folder(folder: Path) -> bool:
@@ -55,7 +55,7 @@ def expand_inputs(paths: list[str | Path]) -> tuple[list[Path], bool]:
             continue
         videos = sorted(f for f in p.iterdir()
                         if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS
-                        and not f.name.startswith(".") and not _OUR_OUTPUT.search(f.stem))
+                        and not f.name.startswith(".") and not is_our_output(f))
         if not videos:
             raise InputError(f"{p}: no videos and no numbered images in this folder")
         log.info("batch: %d video(s) in %s", len(videos), p)
@@ -81,55 +81,34 @@ class BatchItem:
                 "summary": self.summary.to_dict() if self.summary is not None else None}
 
 
-def _output_in(folder: Path, src: Path, options: dict) -> Path:
-    """``folder`` / the default output name of ``src`` (same name the single-file run picks)."""
-    from .pipeline import Options, default_output
-    from .timing import output_rate, parse_rate
-    from .video.reader import probe
+def plan_outputs(inputs: list[Path], out_dir: Path | None,
+                 options: RunOptions) -> list[BatchItem]:
+    """One item per input with its output path (the run's own naming, in ``out_dir`` when
+    given); an input that cannot be planned carries its error and is not run."""
+    from .pipeline import plan_run
 
-    o = Options(**options)
-    input_fps = parse_rate(str(o.input_fps)) if o.input_fps is not None else None
-    info = probe(src, input_fps=input_fps)
-    spec = o.rate_spec()
-    out_rate, tempo = output_rate(info.rate, spec)
-    factor = Fraction(spec.factor) if o.slowmo else out_rate / info.rate / tempo
-    return folder / default_output(src, info, out_rate, factor, o.slowmo, o.png).name
-
-
-def plan_outputs(inputs: list[Path], out_dir: Path | None, options: dict) -> list[BatchItem]:
-    """One item per input with its output path (None: the run's default beside the input)."""
     items, seen = [], {}
     for src in inputs:
         item = BatchItem(src, None)
         try:
-            if out_dir is not None:
-                item.output = _output_in(out_dir, src, options)
-                if item.output in seen:
-                    raise InputError(f"{src} and {seen[item.output]} would both write "
-                                     f"{item.output}; rename one")
-                seen[item.output] = src
+            item.output = plan_run(src, None, options, out_dir=out_dir).dst
+            if item.output in seen:
+                raise InputError(f"{src} and {seen[item.output]} would both write "
+                                 f"{item.output}; rename one")
+            seen[item.output] = src
         except FluidFramesError as exc:
             item.error = exc
         items.append(item)
     return items
 
 
-def run_batch(items: list[BatchItem], options: dict, *,
-              progress: Callable[[object], None] | None = None,
-              cancel: threading.Event | None = None) -> list[BatchItem]:
-    """Run every item (those not already failed in planning); fill in summary or error.
-
-    ``progress`` gets one :class:`fluidframes.pipeline.Progress` for the whole batch.
-    """
-    from .pipeline import Progress, interpolate_video
-
-    cancel = cancel or threading.Event()
-    todo = [it for it in items if it.error is None]
+def _combined(progress: Callable[[Progress], None] | None):
+    """A per-file progress callback factory feeding one Progress for the whole batch."""
     lock = threading.Lock()
-    per_file: dict[int, object] = {}
+    per_file: dict[int, Progress] = {}
 
-    def file_progress(i: int) -> Callable[[object], None]:
-        def cb(p) -> None:
+    def for_file(i: int) -> Callable[[Progress], None]:
+        def cb(p: Progress) -> None:
             if progress is None:
                 return
             with lock:
@@ -137,42 +116,39 @@ def run_batch(items: list[BatchItem], options: dict, *,
                 ps = list(per_file.values())
                 totals = [q.frames_total for q in ps]
                 total = sum(totals) if all(t is not None for t in totals) else None
-                out = sum(q.frames_out for q in ps)
-                el = max(q.elapsed for q in ps)
-                progress(Progress(out, total, sum(q.frames_in for q in ps), el,
-                                  out / el if el > 0 else 0.0))
+                progress(Progress.at(sum(q.frames_out for q in ps), total,
+                                     max(q.elapsed for q in ps)))
         return cb
 
-    interp = None
-    distributed = bool(options.get("workers") or options.get("ray_address"))
-    if not distributed and todo:
-        from .engine import Interpolator
-        from .models.registry import DEFAULT_MODEL
+    return for_file
 
-        interp = Interpolator(model=options.get("model") or DEFAULT_MODEL,
-                              model_file=options.get("model_file"),
-                              device=options.get("device", "auto"),
-                              precision=options.get("precision", "auto"),
-                              scale=options.get("scale", 1.0),
-                              backend=options.get("backend") or "auto")
 
-    if distributed and todo:
-        # start Ray and the shared worker pool here, in the main thread (Ray installs its
-        # signal handlers only there); every file's run then finds the pool ready
-        from .distributed import RayExecutor
-        from .pipeline import Options
+def run_batch(items: list[BatchItem], options: RunOptions, *,
+              progress: Callable[[Progress], None] | None = None,
+              cancel: threading.Event | None = None) -> list[BatchItem]:
+    """Run every item (those not already failed in planning); fill in summary or error.
 
-        known = {k: v for k, v in options.items() if k in Options.__dataclass_fields__}
-        RayExecutor(workers=options.get("workers"), address=options.get("ray_address"),
-                    opts=Options(**known))
+    One executor serves the whole batch (one loaded model, or one Ray pool), made here in the
+    main thread (Ray installs its signal handlers only there). ``progress`` gets one
+    :class:`~fluidframes.report.Progress` for the whole batch.
+    """
+    from .executors import executor_for
+    from .pipeline import run
+
+    cancel = cancel or threading.Event()
+    todo = [it for it in items if it.error is None]
+    if not todo:
+        return items
+    executor = executor_for(options)
+    file_progress = _combined(progress)
 
     def one(i: int, item: BatchItem) -> None:
         if cancel.is_set():
             item.error = CancelledError("cancelled before it started")
             return
         try:
-            item.summary = interpolate_video(item.input, item.output, progress=file_progress(i),
-                                             cancel=cancel, interpolator=interp, **options)
+            item.summary = run(item.input, item.output, options, progress=file_progress(i),
+                               cancel=cancel, executor=executor)
             item.output = Path(item.summary.output)
             log.info("batch: done %s", item.input)
         except CancelledError as exc:  # Ctrl-C inside a sequential run: stop the batch
@@ -186,15 +162,13 @@ def run_batch(items: list[BatchItem], options: dict, *,
             item.error = FluidFramesError(f"internal error: {type(exc).__name__}: {exc}")
 
     # with Ray, a few files in flight keep every worker busy across file boundaries
-    parallel = 1
-    if distributed:
-        parallel = max(2, 2 * int(options.get("workers") or 2))
+    parallel = max(2, 2 * (options.video.workers or 2)) if options.video.distributed else 1
     try:
         if parallel == 1:
             for i, item in enumerate(todo):
                 one(i, item)
         else:
-            with ThreadPoolExecutor(max_workers=min(parallel, len(todo) or 1),
+            with ThreadPoolExecutor(max_workers=min(parallel, len(todo)),
                                     thread_name_prefix="ff-batch") as pool:
                 futures = [pool.submit(one, i, it) for i, it in enumerate(todo)]
                 try:

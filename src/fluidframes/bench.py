@@ -22,6 +22,7 @@ only our interpolator, the worker only the plain one.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import itertools
@@ -42,6 +43,8 @@ from typing import Any, Self
 
 import numpy as np
 
+from .options import ModelConfig
+
 log = logging.getLogger(__name__)
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080), "480p": (854, 480)}
@@ -49,18 +52,14 @@ SIZES = {"720p": (1280, 720), "1080p": (1920, 1080), "480p": (854, 480)}
 
 @dataclass
 class BenchConfig:
-    model: str | None = "rife-4.25"
-    model_file: str | None = None
+    """What to measure; the model side is a :class:`~fluidframes.options.ModelConfig`."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
     size: str = "720p"  # 720p, 1080p, 480p or WxH; "native" keeps the input's size
     input: str | None = None  # a video; default the bigbuckbunny sample; "synthetic" for noise
     frames: int = 6  # source frames per run
     runs: int = 3  # interleaved repetitions
     multi: int = 2
-    device: str = "auto"
-    precision: str = "auto"
-    backend: str = "auto"
-    scale: float = 1.0
-    threads: int | None = None
     e2e: bool = True
 
 
@@ -227,15 +226,6 @@ def plain_baseline(src: Path, dst: Path, plain, multi: int) -> int:
 
 # ---- the benchmark ---------------------------------------------------------------------------------
 
-def _interpolator_kwargs(cfg: BenchConfig) -> dict[str, Any]:
-    kw: dict[str, Any] = {"device": cfg.device, "scale": cfg.scale, "threads": cfg.threads}
-    if cfg.model_file:
-        kw["model_file"] = cfg.model_file
-    else:
-        kw["model"] = cfg.model
-    return kw
-
-
 def _frames_digest(frames: list[np.ndarray]) -> str:
     h = hashlib.sha1()
     for f in frames:
@@ -263,12 +253,10 @@ def _plain_worker(conn, cfg: BenchConfig, threads: int) -> None:
         import torch
 
         from . import _allocator
-        from .engine import Interpolator
+        from .engine import load_interpolator
 
-        torch.set_num_threads(threads)
-        kw = _interpolator_kwargs(cfg)
-        kw["threads"] = threads
-        plain = Interpolator(precision="fp32", backend="eager", **kw)
+        plain = load_interpolator(dataclasses.replace(cfg.model, precision="fp32",
+                                                      backend="eager", threads=threads))
         plain.keep_prepared = 0  # the research scripts recompute everything per call
         frames = source_frames(cfg)
         ts = [k / cfg.multi for k in range(1, cfg.multi)]
@@ -399,7 +387,7 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
     import torch
 
     from . import _allocator
-    from .engine import Interpolator
+    from .engine import load_interpolator
     from .pipeline import interpolate_video
     from .video.reader import probe, read_frames
     from .video.writer import EncodeOptions, VideoWriter
@@ -412,7 +400,7 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
 
         raise InputError("the benchmark needs at least two source frames")
     h, w = frames[0].shape[:2]
-    ours = Interpolator(precision=cfg.precision, backend=cfg.backend, **_interpolator_kwargs(cfg))
+    ours = load_interpolator(cfg.model)
     threads = torch.get_num_threads()  # the worker runs with the same count
     ts = [k / cfg.multi for k in range(1, cfg.multi)]
     n_pairs = len(frames) - 1

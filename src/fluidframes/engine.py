@@ -41,17 +41,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from . import _allocator
-from .backends import BACKENDS
 from .backends.torch_fast import FastIFNet, FrameCache, Striped
 from .errors import InputError
-from .models import registry, weights
+from .models import registry
 from .models.ifnet import warp
+from .models.loader import LoadedModel, load_model
+from .options import BACKENDS, DEVICES, PRECISIONS, ModelConfig
 
 log = logging.getLogger(__name__)
 
-SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
-DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 
 @dataclass(frozen=True)
@@ -64,6 +62,7 @@ class ModelInfo:
     scale: float
     modulo: int  # padding multiple actually used
     backend: str = "eager"  # 'torch' (fast path, fluidframes.backends.torch_fast) or 'eager'
+    threads: int | None = None  # torch's CPU threads when it was built (None on GPUs)
 
 
 @dataclass
@@ -147,11 +146,15 @@ class Interpolator:
 
     >>> it = Interpolator(model="rife-4.25")          # fetches weights on first use
     >>> mid = it.interpolate(img0, img1, t=0.5)       # HxWx3 uint8 in, HxWx3 uint8 out
+
+    The keyword arguments are the fields of :class:`fluidframes.options.ModelConfig` (validated
+    there); :meth:`from_config` takes such a config, :meth:`from_module` an already built
+    network. All three end in the same set-up.
     """
 
     def __init__(
         self,
-        model: str = registry.DEFAULT_MODEL,
+        model: str | None = None,
         *,
         model_file: str | Path | None = None,
         device: str = "auto",
@@ -160,39 +163,53 @@ class Interpolator:
         threads: int | None = None,
         backend: str = "auto",
     ) -> None:
-        if scale not in SCALES:
-            raise InputError(f"scale must be one of {', '.join(f'{s:g}' for s in SCALES)}, got {scale}")
-        self.device = _pick_device(device)
-        self.dtype = _pick_dtype(precision, self.device)
-        if threads is not None:
-            if not isinstance(threads, int) or threads < 1:
-                raise InputError(f"threads must be a whole number >= 1, got {threads!r}")
-            torch.set_num_threads(threads)
-        if model_file is not None:
-            sd = weights.read_state_dict(Path(model_file))
-            net, family = weights.build_loaded(sd)
-            name = Path(model_file).name
-        else:
-            spec = registry.get_spec(model)
-            sd = weights.read_state_dict(weights.ensure(spec))
-            net, family = weights.build_loaded(sd, spec.family_spec)
-            name = spec.name
-        self.family = family
-        self.scale = float(scale)
+        config = ModelConfig.from_kwargs(model=model, model_file=model_file, device=device,
+                                         precision=precision, scale=scale, threads=threads,
+                                         backend=backend)
+        self._setup(load_model(config), config)
+
+    @classmethod
+    def from_config(cls, config: ModelConfig) -> Interpolator:
+        """The ready model a :class:`~fluidframes.options.ModelConfig` describes."""
+        config = config.validated()
+        self = cls.__new__(cls)
+        self._setup(load_model(config), config)
+        return self
+
+    @classmethod
+    def from_module(cls, net: torch.nn.Module, family: registry.Family, *, name: str = "custom",
+                    scale: float = 1.0, device: str = "cpu", backend: str = "auto",
+                    precision: str = "fp32", threads: int | None = None) -> Interpolator:
+        """Wrap an already built network (tests, custom training code)."""
+        config = ModelConfig.from_kwargs(device=device, precision=precision, scale=scale,
+                                         backend=backend, threads=threads)
+        self = cls.__new__(cls)
+        self._setup(LoadedModel(name, family, net), config)
+        return self
+
+    def _setup(self, loaded: LoadedModel, config: ModelConfig) -> None:
+        self.config = config
+        self.device = _pick_device(config.device)
+        self.dtype = _pick_dtype(config.precision, self.device)
+        if config.threads is not None:
+            torch.set_num_threads(config.threads)
+        family = self.family = loaded.family
+        self.scale = float(config.scale)
         self.scales = [s / self.scale for s in family.variant.base_scales]
         self.modulo = max(family.modulo, int(family.modulo / self.scale))
-        self._setup_backend(net.eval(), backend)
+        self._setup_backend(loaded.net.eval(), config.backend)
         self.info = ModelInfo(
-            name=name,
+            name=loaded.name,
             family=family.name,
-            parameters=sum(p.numel() for p in net.parameters()),
+            parameters=loaded.parameters,
             device=str(self.device),
             precision=_PRECISION_NAMES[self.dtype],
             scale=self.scale,
             modulo=self.modulo,
             backend=self.backend,
+            threads=torch.get_num_threads() if self.device.type == "cpu" else None,
         )
-        log.info("loaded %s (%s) on %s/%s, backend %s", name, family.name, self.device,
+        log.info("loaded %s (%s) on %s/%s, backend %s", loaded.name, family.name, self.device,
                  self.info.precision, self.backend)
 
     def _setup_backend(self, net: torch.nn.Module, backend: str) -> None:
@@ -210,24 +227,6 @@ class Interpolator:
                                    channels_last=self.device.type != "mps")
         else:
             self.net = net.to(self.device, self.dtype)
-
-    @classmethod
-    def from_module(cls, net: torch.nn.Module, family: registry.Family, *, scale: float = 1.0,
-                    device: str = "cpu", backend: str = "auto", precision: str = "auto",
-                    ) -> Interpolator:
-        """Wrap an already built network (tests, custom training code)."""
-        self = cls.__new__(cls)
-        self.device = _pick_device(device)
-        self.dtype = _pick_dtype(precision, self.device) if precision != "auto" else torch.float32
-        self.family = family
-        self.scale = float(scale)
-        self.scales = [s / self.scale for s in family.variant.base_scales]
-        self.modulo = max(family.modulo, int(family.modulo / self.scale))
-        self._setup_backend(net.eval(), backend)
-        self.info = ModelInfo("custom", family.name, sum(p.numel() for p in net.parameters()),
-                              str(self.device), _PRECISION_NAMES[self.dtype], self.scale,
-                              self.modulo, self.backend)
-        return self
 
     # ---- frames in and out -------------------------------------------------------------------
 
@@ -389,3 +388,8 @@ class Interpolator:
     def clear_cache(self) -> None:
         """Forget the frames remembered by :meth:`interpolate` (frees their tensors)."""
         self.__dict__.pop("_prep_cache", None)
+
+
+def load_interpolator(config: ModelConfig) -> Interpolator:
+    """The one way every shell gets a ready model: a config -> a loaded :class:`Interpolator`."""
+    return Interpolator.from_config(config)

@@ -41,11 +41,15 @@ class Segment:
     stop: Fraction | None  # pts of the next segment's first frame (None: the last segment)
     first_step: int  # first global output frame index it renders
     end_step: int | None  # one past its last output frame (None: up to the end of the clip)
+    #: pts of the clip's first frame, the time origin of the global plan (None: not scanned,
+    #: a single segment takes it from its first decoded frame)
+    origin: Fraction | None = None
 
     def to_json(self) -> dict:
         return {"index": self.index, "start": str(self.start),
                 "stop": None if self.stop is None else str(self.stop),
-                "first_step": self.first_step, "end_step": self.end_step}
+                "first_step": self.first_step, "end_step": self.end_step,
+                "origin": None if self.origin is None else str(self.origin)}
 
 
 def plan_segments(info: VideoInfo, plan: TimingPlan, seconds: float | None,
@@ -69,7 +73,7 @@ def plan_segments(info: VideoInfo, plan: TimingPlan, seconds: float | None,
         stop = starts[i + 1] if i + 1 < len(starts) else None
         first = 0 if i == 0 else plan.first_step_at(start - origin)
         end = None if stop is None else plan.first_step_at(stop - origin)
-        segs.append(Segment(i, start, stop, first, end))
+        segs.append(Segment(i, start, stop, first, end, origin))
     return segs
 
 

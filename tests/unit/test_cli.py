@@ -52,7 +52,7 @@ def test_pair_multi_writes_numbered_frames(images, model_file, tmp_path):
     "extra,needle",
     [
         (["--t", "1.5"], "strictly between"),
-        (["--multi", "1"], "at least 2"),
+        (["--multi", "1"], "multi must be a whole number from 2 to 64"),
         (["--model", "nope"], "unknown model"),
         (["--scale", "3"], "scale"),
         (["--threads", "0"], "threads"),
@@ -90,7 +90,20 @@ def test_pair_unreadable_and_mismatched(tmp_path, images, model_file, capsys):
     small = tmp_path / "s.png"
     Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(small)
     assert main(["pair", str(pa), str(small), "--model-file", str(model_file)]) == 2
-    assert "differ in size" in capsys.readouterr().err
+    assert "the images differ: 44x30 RGB vs 10x10 RGB" in capsys.readouterr().err
+    rgba = tmp_path / "rgba.png"
+    Image.fromarray(np.zeros((30, 44, 4), np.uint8)).save(rgba)
+    assert main(["pair", str(pa), str(rgba), "--model-file", str(model_file)]) == 2
+    assert "44x30 RGB vs 44x30 RGBA" in capsys.readouterr().err
+
+
+def test_pair_never_overwrites_its_input(images, model_file, capsys):
+    pa, pb = images
+    before = pa.read_bytes()
+    rc = main(["pair", str(pa), str(pb), "-o", str(pa), "--overwrite", "--model-file",
+               str(model_file)])
+    assert rc == 2 and "is an input" in capsys.readouterr().err
+    assert pa.read_bytes() == before
 
 
 def test_unknown_model_file_lists_families(tmp_path, images, capsys):

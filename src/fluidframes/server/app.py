@@ -32,7 +32,7 @@ from .files import (
     source_suffix,
     valid_job_id,
 )
-from .options import FORMATS, MIME, parse_fields
+from .options import FORMATS, MIME, parse_fields, upload_schema
 from .runner import Changes, Runner
 from .security import COOKIE, SecurityMiddleware, token_matches
 from .store import STATUSES, Job, JobStore
@@ -50,51 +50,19 @@ def _event_stream(events) -> StreamingResponse:
     return StreamingResponse(events, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
-_UPLOAD_SCHEMA = {
-    "requestBody": {
-        "required": True,
-        "content": {"multipart/form-data": {"schema": {
-            "type": "object",
-            "required": ["file"],
-            "properties": {
-                "file": {"type": "string", "format": "binary", "description": "the video"},
-                "multi": {"type": "integer", "minimum": 2, "description": "frame-rate multiplier"},
-                "exp": {"type": "integer", "minimum": 1, "description": "multiplier 2^exp"},
-                "fps": {"type": "string", "description": "target rate: 60, 59.94, 60000/1001"},
-                "slowmo": {"type": "boolean", "description": "keep the rate, play N times slower"},
-                "audio": {"type": "string", "enum": ["stretch", "drop"]},
-                "model": {"type": "string"},
-                "scale": {"type": "number", "enum": [0.25, 0.5, 1, 2, 4]},
-                "montage": {"type": "boolean", "description": "original and result side by side"},
-                "scene_detect": {"type": "boolean", "default": True},
-                "no_scene_detect": {"type": "boolean"},
-                "scene_threshold": {"type": "number"},
-                "dedup": {"type": "boolean"},
-                "format": {"type": "string", "enum": list(FORMATS), "default": "mp4"},
-                "codec": {"type": "string"},
-                "crf": {"type": "integer", "minimum": 0, "maximum": 63},
-                "preset": {"type": "string"},
-                "pix_fmt": {"type": "string"},
-            },
-        }}},
-    },
-}
-
-
-def _fmt_rate(r: str | None) -> str:
-    if not r:
-        return ""
-    f = Fraction(r)
-    return str(f.numerator) if f.denominator == 1 else f"{float(f):.3f}".rstrip("0").rstrip(".")
-
 
 def download_name(job: Job) -> str:
+    """The name the CLI would give the result (``clip_2X_50fps.mp4``)."""
+    from ..naming import output_tag
+
     stem = Path(job.filename).stem or "video"
     tag = "fluidframes"
-    if job.summary:
-        tag = f"{_fmt_rate(job.summary.get('output_rate'))}fps"
-        if job.options.get("slowmo"):
-            tag = f"slowmo_{tag}"
+    sm = job.summary
+    if sm and sm.get("output_rate") and sm.get("source_rate"):
+        out_rate, tempo = Fraction(sm["output_rate"]), Fraction(sm.get("tempo") or 1)
+        slowmo = bool(job.options.get("slowmo"))
+        factor = 1 / tempo if slowmo else out_rate / Fraction(sm["source_rate"])
+        tag = output_tag(out_rate, factor, slowmo)
     return f"{stem}_{tag}.{job.format}"
 
 
@@ -143,7 +111,7 @@ def create_app(config: ServerConfig, *, start_worker: bool = True) -> FastAPI:
     store = JobStore(layout.db)
     changes = Changes()
     runner = Runner(store, layout, config, changes)
-    custom_model = config.model_file.name if config.model_file else None
+    custom_model = config.custom_model
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -200,13 +168,13 @@ def create_app(config: ServerConfig, *, start_worker: bool = True) -> FastAPI:
             models, default = [custom_model], custom_model
         else:
             models = [m.name for m in registry.list_models()]
-            default = config.default_model or registry.DEFAULT_MODEL
+            default = config.model.model or registry.DEFAULT_MODEL
         return {"models": models, "default_model": default, "formats": list(FORMATS),
                 "max_upload": config.max_upload, "max_upload_text": human_size(config.max_upload),
-                "device": config.device, "workers": config.workers,
+                "device": config.model.device, "workers": config.workers,
                 "statuses": list(STATUSES), "loaded_models": runner.models.loaded}
 
-    @app.post("/api/jobs", status_code=201, tags=["jobs"], openapi_extra=_UPLOAD_SCHEMA)
+    @app.post("/api/jobs", status_code=201, tags=["jobs"], openapi_extra=upload_schema())
     async def create_job(request: Request) -> JSONResponse:
         """Upload one video (multipart field ``file``) with options named like the CLI flags."""
         job_id = new_job_id()
@@ -240,7 +208,7 @@ def create_app(config: ServerConfig, *, start_worker: bool = True) -> FastAPI:
         if form.file_size == 0:
             raise InputError(f"{name} is empty (0 bytes)")
         opts = parse_fields(form.fields, custom_model=custom_model,
-                            default_model=config.default_model)
+                            default_model=config.model.model)
         try:
             info = probe(part)
         except FluidFramesError as exc:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ..options import ModelConfig, add_arguments
 from .config import TOKEN_ENV, ServerConfig, default_data_dir, parse_size
 
 log = logging.getLogger(__name__)
@@ -28,26 +29,23 @@ def add_serve_command(sub) -> None:
                    help="largest accepted upload, e.g. 4G (default), 500M")
     p.add_argument("--workers", type=int, default=1,
                    help="jobs run at the same time on the device (default 1)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
-    p.add_argument("--model", help="model preselected in the page (default: the registry's)")
-    p.add_argument("--model-file", help="serve your own Practical-RIFE checkpoint instead")
-    p.add_argument("--threads", type=int, help="CPU threads for PyTorch")
+    add_arguments(p, ModelConfig, include=("model", "model_file", "device", "precision",
+                                           "threads"))
     p.set_defaults(func=cmd_serve)
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
-    model_file = Path(args.model_file) if args.model_file else None
-    if model_file is not None and not model_file.is_file():
-        raise InputError(f"model file not found: {model_file}")
+    model = ModelConfig.from_namespace(args)
     cfg = ServerConfig(
         data_dir=Path(args.data) if args.data else default_data_dir(),
         host=args.host, port=args.port, token=args.token or ServerConfig.token_from_env(),
-        max_upload=parse_size(args.max_upload), workers=args.workers, device=args.device,
-        precision=args.precision, default_model=args.model, model_file=model_file,
-        threads=args.threads,
+        max_upload=parse_size(args.max_upload), workers=args.workers, model=model,
     )
     cfg.check_exposure()
+    if model.model_file:  # a served checkpoint is loaded (and refused if unsafe) before serving
+        from ..models.loader import load
+
+        load(model.model_file)
     return cfg
 
 

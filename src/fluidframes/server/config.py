@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
+from ..options import ModelConfig
 
 DEFAULT_MAX_UPLOAD = 4 * 1024**3  # 4 GiB
 TOKEN_ENV = "FLUIDFRAMES_TOKEN"
@@ -58,12 +59,11 @@ class ServerConfig:
     port: int = 8000
     token: str | None = None
     max_upload: int = DEFAULT_MAX_UPLOAD
-    device: str = "auto"
-    precision: str = "auto"
     workers: int = 1  # jobs run at the same time on the device
-    default_model: str | None = None  # None: the registry default
-    model_file: Path | None = None  # serve one custom checkpoint instead of the zoo
-    threads: int | None = None  # torch CPU threads (None: torch's choice)
+    #: Device, precision, threads, and the model preselected in the page (``model``) or the one
+    #: custom checkpoint served instead of the zoo (``model_file``); uploads may choose the zoo
+    #: model, scale and precision (the web options of ModelConfig), never a file.
+    model: ModelConfig = field(default_factory=ModelConfig)
     #: Extra Host header names accepted without a token (tests use the TestClient's).
     extra_hosts: tuple[str, ...] = ()
 
@@ -75,6 +75,12 @@ class ServerConfig:
             raise InputError("--workers must be at least 1")
         if self.max_upload <= 0:
             raise InputError("--max-upload must be positive")
+        self.model = self.model.validated()
+
+    @property
+    def custom_model(self) -> str | None:
+        """The name a served checkpoint goes by (None: the zoo is offered)."""
+        return Path(self.model.model_file).name if self.model.model_file else None
 
     def check_exposure(self) -> None:
         """Refuse to serve a non-loopback address without a token."""

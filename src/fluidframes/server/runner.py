@@ -17,6 +17,7 @@ Decisions
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import threading
@@ -25,6 +26,7 @@ from collections import OrderedDict, deque
 from pathlib import Path
 
 from ..errors import CancelledError, FluidFramesError
+from ..options import ModelConfig
 from .config import ServerConfig
 from .files import Layout
 from .store import Job, JobStore
@@ -70,30 +72,30 @@ class Changes:
 
 
 class ModelPool:
-    """Loaded :class:`Interpolator` objects, reused across jobs (least recently used dropped)."""
+    """Loaded interpolators, reused across jobs (least recently used dropped).
+
+    Keyed by the whole :class:`~fluidframes.options.ModelConfig`: the server's own settings
+    (device, threads, a served model file) with what the job chose (model, scale, precision).
+    """
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self._lock = threading.Lock()
-        self._models: OrderedDict[tuple, object] = OrderedDict()
+        self._models: OrderedDict[ModelConfig, object] = OrderedDict()
 
-    def get(self, model: str, scale: float):
-        from ..engine import Interpolator
+    def config_for(self, job_options: dict) -> ModelConfig:
+        chosen = {k: v for k, v in job_options.items() if k in ModelConfig.specs()}
+        return dataclasses.replace(self.config.model, **chosen).validated()
 
-        key = (model, float(scale))
+    def get(self, model: ModelConfig):
+        from ..engine import load_interpolator
+
         with self._lock:
-            if key in self._models:
-                self._models.move_to_end(key)
-                return self._models[key]
-            c = self.config
-            log.info("loading model %s (scale %g) on %s", model, scale, c.device)
-            if c.model_file is not None:
-                it = Interpolator(model_file=c.model_file, device=c.device, precision=c.precision,
-                                  scale=scale, threads=c.threads)
-            else:
-                it = Interpolator(model=model, device=c.device, precision=c.precision,
-                                  scale=scale, threads=c.threads)
-            self._models[key] = it
+            if model in self._models:
+                self._models.move_to_end(model)
+                return self._models[model]
+            log.info("loading model %s (scale %g) on %s", model.name, model.scale, model.device)
+            it = self._models[model] = load_interpolator(model)
             while len(self._models) > MODELS_KEPT:
                 self._models.popitem(last=False)
             return it
@@ -101,7 +103,7 @@ class ModelPool:
     @property
     def loaded(self) -> list[str]:
         with self._lock:
-            return [f"{m}@{s:g}" for m, s in self._models]
+            return [f"{m.name}@{m.scale:g}" for m in self._models]
 
 
 class Runner:
@@ -185,7 +187,8 @@ class Runner:
                 self.changes.bump(job.id)
 
     def _run(self, job: Job) -> None:
-        from ..pipeline import Progress, interpolate_video
+        from ..pipeline import interpolate_video
+        from ..report import Progress
 
         cancel = self._event(job.id)
         out_dir = self.layout.output_dir(job.id)
@@ -205,19 +208,19 @@ class Runner:
             last[0] = now
             fps, eta = _rate(window, p)
             self.store.update(job.id, frames_out=p.frames_out, frames_total=p.frames_total,
-                              frames_in=p.frames_in, elapsed=round(p.elapsed, 3),
+                              elapsed=round(p.elapsed, 3),
                               fps=round(fps, 3), eta=None if eta is None else round(eta, 2))
             self.changes.bump(job.id)
 
-        opts = dict(job.options)
-        model = opts.pop("model", None) or ""
-        opts.pop("model_file", None)
         t0 = time.monotonic()
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
-            interp = self.models.get(model, opts.get("scale", 1.0))
+            model = self.models.config_for(job.options)
+            video = {k: v for k, v in job.options.items() if k not in ModelConfig.specs()}
+            interp = self.models.get(model)
             summary = interpolate_video(src, dst, progress=progress, cancel=cancel,
-                                        interpolator=interp, overwrite=True, **opts)
+                                        interpolator=interp, overwrite=True,
+                                        **model.to_kwargs(), **video)
         except CancelledError:
             status = "interrupted" if self._stop.is_set() else "cancelled"
             msg = ("the server stopped while this job was running; re-run it"

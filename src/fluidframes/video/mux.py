@@ -69,7 +69,7 @@ class MuxReport:
     subtitle_streams: int
     subtitles_dropped: list[str]
     chapters: int
-    video_duration: float
+    video_duration: float | None  # None: a PNG folder (no timing of its own)
     audio_duration: float | None
     video_start: float
     audio_start: float | None
@@ -542,8 +542,7 @@ def finalize(
     if kind in ("png-folder", "gif"):
         if kind == "png-folder":
             _replace_folder(video_tmp, dst)
-            n = len(list(dst.glob("frame_*.png")))
-            return MuxReport(0, "none", 0, [], 0, float(n), None, 0.0, None, None, path=dst)
+            return MuxReport(0, "none", 0, [], 0, None, None, 0.0, None, None, path=dst)
         os.replace(video_tmp, dst)
         v_start, v_dur, *_ = measure(dst)
         return MuxReport(0, "none", 0, [], 0, v_dur, None, v_start, None, None, path=dst)

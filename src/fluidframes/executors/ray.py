@@ -1,16 +1,19 @@
 """Render segments on Ray workers: one actor per worker holds the model, segments are tasks.
 
 The pipeline cuts every run into segments (:mod:`fluidframes.segments`) and hands the list of
-:class:`~fluidframes.pipeline.SegmentJob` to an executor. This module is the Ray executor; it is
+:class:`~fluidframes.render.SegmentJob` to an executor. This module is the Ray executor; it is
 imported only when a user asks for ``--workers``/``--ray-address``, so users without Ray never
-import it (the pipeline turns the ImportError into an InputError naming the install command).
+import it (:func:`fluidframes.executors.executor_for` turns the ImportError into an InputError
+naming the install command).
 
 Design decisions:
 
 * **One actor per worker, the model loaded once.** ``_SegmentWorker.__init__`` builds the
-  :class:`~fluidframes.engine.Interpolator`; each segment is one method call on an actor. The
-  actor claims one GPU when the cluster has any (``num_gpus=1``), else ``cpus_per_worker`` CPUs,
-  and sets torch's thread count to the CPUs it holds so N workers do not oversubscribe a box.
+  :class:`~fluidframes.engine.Interpolator` from the run's
+  :class:`~fluidframes.options.ModelConfig`; each segment is one method call on an actor. The
+  actor claims one GPU when the cluster has any (``num_gpus=1``), else ``cpus_per_worker`` CPUs;
+  torch's thread count is the user's ``threads`` when given, else the CPUs the actor holds, so
+  N workers do not oversubscribe a box.
 * **A pull dispatcher, not round-robin.** Segments differ in cost (cuts, motion), so a driver
   thread keeps exactly one segment in flight per idle actor and hands out the next one when an
   actor finishes. Several runs (a batch of files, each file's ``_Run`` in its own thread) can use
@@ -50,7 +53,9 @@ from pathlib import Path
 import ray
 import ray.exceptions as rex
 
-from .errors import CancelledError, FluidFramesError, InputError, MediaError
+from ..errors import CancelledError, FluidFramesError, InputError, MediaError
+from ..options import ModelConfig, VideoOptions, coerce
+from ..render import SegmentStats, render_segment
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +100,7 @@ class _Board:
 class _SegmentWorker:
     """A Ray actor (made remote in :func:`_worker_class`): holds one Interpolator."""
 
-    def __init__(self, model_kwargs: dict, threads: int, board: str, driver_node: str) -> None:
+    def __init__(self, model: ModelConfig, threads: int, board: str, driver_node: str) -> None:
         # the board comes by name, not as a handle: constructor arguments must stay inline
         # (not in the object store) for Ray to be able to restart a killed worker
         self.board = ray.get_actor(board, namespace=_NAMESPACE)
@@ -103,12 +108,10 @@ class _SegmentWorker:
         self.init_error: BaseException | None = None
         self.interp = None
         try:
-            import torch
+            from ..engine import load_interpolator
 
-            from .engine import Interpolator
-
-            torch.set_num_threads(max(1, threads))
-            self.interp = Interpolator(threads=max(1, threads), **model_kwargs)
+            self.interp = load_interpolator(
+                dataclasses.replace(model, threads=model.threads or max(1, threads)))
         except FluidFramesError as exc:  # reported by ready(), with its user-facing message
             self.init_error = exc
 
@@ -116,15 +119,13 @@ class _SegmentWorker:
         if self.init_error is not None:
             raise self.init_error
         return {"pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(),
-                "device": str(self.interp.device)}
+                "device": str(self.interp.device), "threads": self.interp.info.threads}
 
     def pid(self) -> int:
         return os.getpid()
 
     def render(self, job, key: int):
         """Render one segment; returns (stats, pid, file bytes or None when written in place)."""
-        from .pipeline import render_segment
-
         if self.init_error is not None:
             raise self.init_error
         if not Path(job.info.path).exists():
@@ -223,7 +224,7 @@ def _ensure_ray(address: str | None, workers: int | None) -> None:
 class _Pool:
     """N worker actors and the dispatcher thread that feeds them segments."""
 
-    def __init__(self, workers: int | None, address: str | None, model_kwargs: dict,
+    def __init__(self, workers: int | None, address: str | None, model: ModelConfig,
                  cpus_per_worker: int | None = None) -> None:
         _ensure_ray(address, workers)
         res = ray.cluster_resources()
@@ -235,7 +236,7 @@ class _Pool:
         self.cpus = cpus_per_worker or max(1, cpus // self.n if not gpus else cpus // max(1, gpus))
         if gpus:
             self.cpus = min(self.cpus, max(1, cpus // self.n))
-        self.model_kwargs = model_kwargs
+        self.model = model
         self.board_name = f"fluidframes-board-{uuid.uuid4().hex[:12]}"
         self.board = _Board.options(name=self.board_name, namespace=_NAMESPACE).remote()
         self.driver_node = ray.get_runtime_context().get_node_id()
@@ -257,7 +258,7 @@ class _Pool:
         self._thread.start()
 
     def _new_actor(self):
-        return self._cls.remote(self.model_kwargs, self.cpus, self.board_name, self.driver_node)
+        return self._cls.remote(self.model, self.cpus, self.board_name, self.driver_node)
 
     def _wait_ready(self, actors: list) -> list[dict]:
         try:
@@ -465,54 +466,40 @@ _POOLS: dict[tuple, _Pool] = {}
 _pools_lock = threading.Lock()
 
 
-def _model_kwargs(opts) -> dict:
-    from .models.registry import DEFAULT_MODEL
-
-    kw = {"device": opts.device, "precision": opts.precision, "scale": opts.scale}
-    if getattr(opts, "backend", None):
-        kw["backend"] = opts.backend
-    if opts.model_file:
-        kw["model_file"] = str(Path(opts.model_file).resolve())
-    else:
-        kw["model"] = opts.model or DEFAULT_MODEL
-    return kw
-
-
 class RayExecutor:
     """Render segment jobs on Ray workers (``workers`` local ones, or a cluster's).
 
-    ``RayExecutor(workers=2, address=None, opts=options).run(jobs, on_progress, cancel)``
-    returns the :class:`~fluidframes.pipeline.SegmentStats` of ``jobs`` in order. Pools are
-    shared per process: a second executor with the same cluster, worker count and model reuses
-    the running actors (a batch of files interleaves its segments on them).
+    ``RayExecutor(model_config, workers=2).run(jobs, on_progress, cancel)`` returns the
+    :class:`~fluidframes.render.SegmentStats` of ``jobs`` in order. Pools are shared per
+    process: a second executor with the same cluster, worker count and model reuses the running
+    actors (a batch of files interleaves its segments on them).
     """
 
-    def __init__(self, workers: int | None = None, address: str | None = None, opts=None,
-                 cpus_per_worker: int | None = None) -> None:
-        if opts is None:
-            from .pipeline import Options
+    device = "ray"
 
-            opts = Options()
-        if workers is not None and workers < 1:
-            raise InputError("--workers must be at least 1")
-        kw = _model_kwargs(opts)
-        if "model" in kw:  # fetch once on the driver: a bad name fails here, workers hit the cache
-            from .models import registry, weights
+    def __init__(self, model: ModelConfig, workers: int | None = None,
+                 address: str | None = None, cpus_per_worker: int | None = None) -> None:
+        workers = coerce("workers", VideoOptions.specs()["workers"], workers)
+        model = model.validated().resolved()
+        if not model.model_file:  # fetch once on the driver: workers then hit the cache
+            from ..models import registry, weights
 
-            weights.ensure(registry.get_spec(kw["model"]))
-        key = (address, workers, cpus_per_worker, tuple(sorted(kw.items())))
+            weights.ensure(registry.get_spec(model.name))
+        self.model_label = model.name
+        key = (address, workers, cpus_per_worker, model)
         with _pools_lock:
             pool = _POOLS.get(key)
             if pool is None or pool._closed:
-                pool = _POOLS[key] = _Pool(workers, address, kw, cpus_per_worker)
+                pool = _POOLS[key] = _Pool(workers, address, model, cpus_per_worker)
         self.pool = pool
+        self.threads = pool.info[0].get("threads") if pool.info else None
 
     @property
     def workers(self) -> int:
         return len(self.pool.actors)
 
     def run(self, jobs: list, on_progress: Callable[[int, int], None],
-            cancel: threading.Event) -> list:
+            cancel: threading.Event) -> list[SegmentStats]:
         if not jobs:
             return []
         return self.pool.run(jobs, on_progress, cancel)

@@ -1,0 +1,165 @@
+"""Video subcommands: ``interpolate`` (one file, or a batch) and ``demo``.
+
+The flags come from :mod:`fluidframes.options`; this module only reads them back, calls the
+pipeline or the batch runner, and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+from ..options import ModelConfig, RunOptions, VideoOptions, add_arguments
+
+
+def _progress_bar(quiet: bool):
+    """A tqdm bar on stderr fed by Progress events (nothing when quiet).
+
+    The bar is created on the first event, so a run that fails during set-up prints only its
+    one-line error.
+    """
+    if quiet:
+        return None, lambda: None
+    from tqdm import tqdm
+
+    state: dict = {}
+
+    def update(p) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            bar = state["bar"] = tqdm(total=p.frames_total, unit="frame", file=sys.stderr,
+                                      dynamic_ncols=True, leave=False)
+        if p.frames_total and bar.total != p.frames_total:
+            bar.total = p.frames_total
+        bar.update(p.frames_out - bar.n)
+        bar.set_postfix_str(f"{p.fps:.2f} fps out")
+
+    def close() -> None:
+        if "bar" in state:
+            state["bar"].close()
+
+    return update, close
+
+
+def _print_summary(summary, args: argparse.Namespace) -> None:
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2, default=str))
+        return
+    if not args.quiet:
+        print(summary.line())
+        for w in summary.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+        if summary.in_sync is False:
+            print("warning: audio and video are not in sync within one frame", file=sys.stderr)
+
+
+def run_one(args: argparse.Namespace, src: str, dst: str | None, options: RunOptions) -> int:
+    from ..pipeline import run
+
+    update, close = _progress_bar(args.quiet or args.json)
+    try:
+        summary = run(src, dst, options, progress=update)
+    finally:
+        close()
+    _print_summary(summary, args)
+    return 0
+
+
+def run_batch(args: argparse.Namespace, inputs: list[Path], options: RunOptions) -> int:
+    """Several inputs: one output each, a line per file, non-zero exit if any failed."""
+    from ..batch import plan_outputs
+    from ..batch import run_batch as run_all
+    from ..errors import CancelledError
+
+    out_dir = None
+    if args.output:
+        out_dir = Path(args.output)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise InputError(f"with several inputs, -o must be a folder ({out_dir} is a file)")
+        out_dir.mkdir(parents=True, exist_ok=True)
+    items = plan_outputs(inputs, out_dir, options)
+    update, close = _progress_bar(args.quiet or args.json)
+    try:
+        run_all(items, options, progress=update)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        close()
+    failed = [it for it in items if not it.ok]
+    if args.json:
+        print(json.dumps([it.to_dict() for it in items], indent=2, default=str))
+    else:
+        for it in items:
+            if it.ok:
+                if not args.quiet:
+                    print(it.summary.line())
+            else:
+                print(f"fluidframes: {it.input}: FAILED: {it.error}", file=sys.stderr)
+        if not args.quiet or failed:
+            print(f"batch: {len(items) - len(failed)} of {len(items)} file(s) done"
+                  + (f", {len(failed)} failed" if failed else ""), file=sys.stderr)
+    if not failed:
+        return 0
+    if any(isinstance(it.error, CancelledError) for it in failed):
+        return 130
+    return max(getattr(it.error, "exit_code", 1) for it in failed)
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from ..batch import expand_inputs
+
+    options = RunOptions.from_namespace(args)
+    inputs, batch = expand_inputs(args.input)
+    if not batch:
+        return run_one(args, str(inputs[0]), args.output, options)
+    return run_batch(args, inputs, options)
+
+
+#: What ``demo`` does: the README's main job on the built-in sample.
+DEMO = {"multi": 4, "montage": True, "overwrite": True}
+_DEMO_FLAGS = ("codec", "crf", "preset", "pix_fmt")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ..samples import DEFAULT_SAMPLE, sample_path
+
+    options = RunOptions(ModelConfig.from_namespace(args), VideoOptions.from_kwargs(
+        **DEMO, **{k: getattr(args, k) for k in _DEMO_FLAGS}))
+    src = sample_path(DEFAULT_SAMPLE)
+    out_dir = Path(args.output_dir) if args.output_dir else Path.cwd() / "demo-output"
+    dst = out_dir / f"{DEFAULT_SAMPLE}_4X_montage.mp4"
+    if not args.quiet:
+        print(f"sample: {src} (Big Buck Bunny, 1280x720, 25 fps, with audio)", file=sys.stderr)
+    rc = run_one(args, str(src), str(dst), options)
+    if rc == 0:
+        print(f"result: {dst}")
+    return rc
+
+
+def _add_output_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("run")
+    g.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    g.add_argument("--json", action="store_true", help="print the run summary as JSON")
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("interpolate", help="interpolate a video (or a folder of images)")
+    p.add_argument("input", nargs="+",
+                   help="video file(s), a folder of numbered images (one clip), or a folder of "
+                        "videos (a batch: one output per video)")
+    p.add_argument("-o", "--output", help="output file (.mp4 .mkv .mov .webm .gif) or folder; "
+                   "with several inputs, the folder for all outputs")
+    add_arguments(p, VideoOptions)
+    add_arguments(p, ModelConfig)
+    _add_output_flags(p)
+    p.set_defaults(func=cmd_interpolate)
+
+    p = sub.add_parser("demo", help="4x montage of the built-in sample clip")
+    p.add_argument("--output-dir", help="where to write the result (default ./demo-output)")
+    add_arguments(p, VideoOptions, include=_DEMO_FLAGS)
+    add_arguments(p, ModelConfig)
+    _add_output_flags(p)
+    p.set_defaults(func=cmd_demo)

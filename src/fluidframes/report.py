@@ -1,0 +1,108 @@
+"""What a run tells its caller: live progress, the final summary, and the A/V check's maths.
+
+Library code reports through these dataclasses; the shells (CLI, web app) decide how to show
+them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+
+
+def fmt_rate(r: Fraction | str) -> str:
+    """A frame rate as people write it: 60, 59.94, 23.976."""
+    r = Fraction(r)
+    if r.denominator == 1:
+        return str(r.numerator)
+    return f"{float(r):.3f}".rstrip("0").rstrip(".")
+
+
+@dataclass
+class Progress:
+    """A live progress event: output frames written so far (of ``frames_total`` if known)."""
+
+    frames_out: int
+    frames_total: int | None
+    elapsed: float
+    fps: float  # output frames per second of wall time
+
+    @classmethod
+    def at(cls, frames_out: int, frames_total: int | None, elapsed: float) -> Progress:
+        return cls(frames_out, frames_total, elapsed, frames_out / elapsed if elapsed > 0 else 0.0)
+
+
+@dataclass
+class RunSummary:
+    input: str
+    output: str
+    model: str
+    device: str
+    threads: int | None  # torch's CPU threads per model instance (None on GPUs)
+    frames_in: int
+    frames_out: int
+    interpolated: int  # frames made by the model
+    held: int  # output frames that repeat a source frame instead (cuts, tail, exact hits)
+    scene_cuts: int
+    duplicates_dropped: int
+    skipped_packets: int
+    source_rate: str
+    output_rate: str
+    tempo: str
+    input_duration: float
+    output_duration: float
+    expected_duration: float
+    seconds: float
+    speed_fps: float  # output frames per second of wall time
+    audio: dict = field(default_factory=dict)
+    av_sync_error: float | None = None  # seconds, measured on the written file
+    in_sync: bool | None = None
+    subtitles_dropped: list[str] = field(default_factory=list)
+    segments: int = 1
+    segments_resumed: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def line(self) -> str:
+        sync = ""
+        if self.in_sync is not None:
+            sync = (f", A/V {'in sync' if self.in_sync else 'OUT OF SYNC'} "
+                    f"({self.av_sync_error * 1000:+.1f} ms)")
+        return (
+            f"{self.output}: {self.frames_in} -> {self.frames_out} frames, "
+            f"{fmt_rate(self.source_rate)} -> {fmt_rate(self.output_rate)} fps, "
+            f"{self.output_duration:.3f} s, {self.interpolated} interpolated, "
+            f"{self.scene_cuts} cuts, {self.seconds:.1f} s at {self.speed_fps:.2f} fps{sync}"
+        )
+
+
+def sync_error(report, info, tempo: Fraction) -> float | None:
+    """How far (s) the written audio sits from where the source puts it, at output speed.
+
+    ``report`` is what :func:`fluidframes.video.mux.finalize` read back from the written file,
+    ``info`` the source's probe. Audio that starts before the video in the source is either
+    kept with a negative offset (mkv/webm) or trimmed to the video start (mp4/mov): both are in
+    sync. The end is checked too: the audio must last as long as the source's, scaled by the
+    tempo (one audio frame of slack for codec framing).
+    """
+    if report is None or report.av_offset is None or not info.audio:
+        return None
+    a0 = info.audio[0]
+    t = float(tempo)
+    src_offset = float((a0.start if a0.start is not None else info.start) - info.start)
+    expected = src_offset / t
+    if src_offset < 0 and abs(report.av_offset) < 1e-3:
+        expected = 0.0  # pre-roll trimmed by the muxer
+    err = report.av_offset - expected
+    if a0.duration is not None and report.audio_duration is not None:
+        trimmed = max(0.0, -src_offset) if expected == 0.0 else 0.0
+        dur_err = report.audio_duration - (float(a0.duration) - trimmed) / t
+        slack = 1024 / (a0.sample_rate or 48000) / t  # one AAC frame
+        if abs(dur_err) > slack and abs(dur_err) > abs(err):
+            err = dur_err
+    return err
+
+
+__all__ = ["Progress", "RunSummary", "fmt_rate", "sync_error"]
