@@ -28,8 +28,9 @@ def main() -> None:
     ap.add_argument("--configs", default="local,ray1,ray2")
     ap.add_argument("--json")
     a = ap.parse_args()
-    from fluidframes import distributed
-    from fluidframes.pipeline import Options, interpolate_video
+    from fluidframes.executors import ray as distributed
+    from fluidframes.options import ModelConfig
+    from fluidframes.pipeline import interpolate_video
 
     lengths = [float(x) for x in a.seconds.split(",")]
     rows = []
@@ -39,7 +40,7 @@ def main() -> None:
         if workers:
             distributed.shutdown()
             t = time.monotonic()
-            distributed.RayExecutor(workers=workers, opts=Options(model_file=a.model_file))
+            distributed.RayExecutor(ModelConfig(model_file=a.model_file), workers=workers)
             startup = time.monotonic() - t
         for seg in lengths:
             with tempfile.TemporaryDirectory() as d:

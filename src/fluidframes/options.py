@@ -100,11 +100,17 @@ def _range_text(s: Spec) -> str:
     return ("0 or " + text) if s.zero_ok else text
 
 
+def _shown(value: Any) -> str:
+    """A value as the user typed it (the same text whether it came as text or a number)."""
+    text = str(value).strip() if not isinstance(value, float) else f"{value:g}"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _check_range(name: str, s: Spec, value: float, what: str, raw: Any) -> None:
     if s.zero_ok and value == 0:
         return
     if (s.min is not None and value < s.min) or (s.max is not None and value > s.max):
-        raise InputError(f"{name} must be {what} {_range_text(s)}, got {raw!r}")
+        raise InputError(f"{name} must be {what} {_range_text(s)}, got {_shown(raw)}")
 
 
 def coerce(name: str, s: Spec, value: Any) -> Any:
@@ -120,15 +126,15 @@ def coerce(name: str, s: Spec, value: Any) -> Any:
             return True
         if text in _FALSE:
             return False
-        raise InputError(f"{name} must be true or false, got {value!r}")
+        raise InputError(f"{name} must be true or false, got {_shown(value)}")
     if k == "int":
         if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
-            raise InputError(f"{name} must be a whole number {_range_text(s)}, got {value!r}")
+            raise InputError(f"{name} must be a whole number {_range_text(s)}, got {_shown(value)}")
         try:
             n = int(value.strip()) if isinstance(value, str) else int(value)
         except (TypeError, ValueError, OverflowError):
             raise InputError(f"{name} must be a whole number {_range_text(s)}, "
-                             f"got {value!r}") from None
+                             f"got {_shown(value)}") from None
         _check_range(name, s, n, "a whole number", value)
         return n
     if k == "float":
@@ -137,40 +143,40 @@ def coerce(name: str, s: Spec, value: Any) -> Any:
         except (TypeError, ValueError, OverflowError):
             x = math.nan
         if isinstance(value, bool) or not math.isfinite(x):
-            raise InputError(f"{name} must be a number {_range_text(s)}, got {value!r}")
+            raise InputError(f"{name} must be a number {_range_text(s)}, got {_shown(value)}")
         _check_range(name, s, x, "a number", value)
         if s.choices is not None and x not in s.choices:
             raise InputError(f"{name} must be one of {', '.join(_num(c) for c in s.choices)}, "
-                             f"got {value!r}")
+                             f"got {_shown(value)}")
         return x
     if k == "rate":
         from .timing import parse_rate
 
         try:
             r = parse_rate(value if isinstance(value, (int, Fraction)) else str(value).strip())
-        except InputError as exc:
-            raise InputError(f"{name}: {exc}") from None
-        if s.max is not None and r > s.max:
-            raise InputError(f"{name} must be at most {_num(s.max)} frames per second, "
-                             f"got {value!r}")
+        except InputError:
+            r = None
+        if r is None or (s.max is not None and r > s.max):
+            raise InputError(f"{name} must be a frame rate above 0 and at most {_num(s.max)} "
+                             f"(e.g. 60, 59.94, 60000/1001), got {_shown(value)}")
         return r
     if not isinstance(value, (str, Path)):
-        raise InputError(f"{name} must be text, got {value!r}")
+        raise InputError(f"{name} must be text, got {_shown(value)}")
     text = str(value).strip()
     if k == "choice":
         if text not in s.choices:
-            raise InputError(f"{name} must be one of {', '.join(s.choices)}, got {value!r}")
+            raise InputError(f"{name} must be one of {', '.join(s.choices)}, got {_shown(value)}")
         return text
     if k == "device":
         rest = text.removeprefix("cuda:")
         if text not in DEVICES and not (text.startswith("cuda:") and rest.isdigit()):
             raise InputError(f"{name} must be one of {', '.join(DEVICES)} or cuda:N, "
-                             f"got {value!r}")
+                             f"got {_shown(value)}")
         return text
     if not text:
         return None
     if any(ord(c) < 32 for c in text) or len(text) > 4096:
-        raise InputError(f"{name}: invalid text {value!r}")
+        raise InputError(f"{name}: invalid text {_shown(value)}")
     return text
 
 
@@ -291,7 +297,7 @@ class VideoOptions(_Options):
                                 flag="--no-scene-detect", invert=True, group="scenes", web=True)
     scene_threshold: float | None = option(
         None, "float", "cut sensitivity, 0..1 (default 0.075; lower finds more cuts)",
-        min=0.001, max=1.0, group="scenes", web=True, advanced=True)
+        min=0.001, max=1.0, group="scenes", web=True, advanced=True, metavar="T")
     dedup: bool = option(False, "bool", "drop duplicate frames (animation on twos) and re-time "
                          "the motion", group="scenes", web=True, advanced=True)
     montage: bool = option(False, "bool", "original and result side by side", group="output",
@@ -313,7 +319,7 @@ class VideoOptions(_Options):
     segment_seconds: float = option(
         10.0, "float", "source seconds per segment, cut at keyframes (default 10; 0: one)",
         min=MIN_SEGMENT_SECONDS, max=MAX_SEGMENT_SECONDS, zero_ok=True, group="segments",
-        metavar="S")
+        metavar="S", web=True, advanced=True)
     resume: bool = option(False, "bool", "continue an interrupted run from its completed "
                           "segments", group="segments")
     workers: int | None = option(
@@ -478,7 +484,7 @@ def parse_form(values: Mapping[str, str]) -> dict[str, Any]:
     for name, text in vals.items():
         v = coerce(name, allowed[name][1], text)
         if v is not None:
-            out[name] = v
+            out[name] = str(v) if isinstance(v, Fraction) else v  # JSON-friendly, exact
     RunOptions.from_kwargs(**out)  # the rules between fields, before a job exists
     return out
 

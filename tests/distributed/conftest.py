@@ -40,7 +40,7 @@ def model_file(save_random_model) -> Path:
 @pytest.fixture(scope="session")
 def ray_cluster(tmp_path_factory, bbb_clip):
     """A local Ray with 2 CPUs; the user cache (work folders) moved into a temp folder."""
-    from fluidframes import distributed
+    from fluidframes.executors import ray as distributed
 
     cache = tmp_path_factory.mktemp("cache")
     old = os.environ.get("FLUIDFRAMES_CACHE")

@@ -86,16 +86,17 @@ def test_batch_of_three_files_and_a_broken_one(ray_cluster, model_file, tmp_path
         assert it["ok"], it["error"]
         s = it["summary"]
         assert s["frames_out"] == 72 and s["segments"] == 3 and s["in_sync"]
+        assert s["device"] == "ray" and s["threads"] == 1  # each worker holds one CPU
         assert Path(it["output"]) == out / f"clip{i}_2X_48fps.mp4"
     assert sorted(p.name for p in out.iterdir()) == [f"clip{i}_2X_48fps.mp4" for i in range(3)]
 
 
 def test_killed_worker_segment_is_retried(reference, bbb_clip, model_file, tmp_path):
-    from fluidframes.distributed import RayExecutor
-    from fluidframes.pipeline import Options
+    from fluidframes.executors.ray import RayExecutor
+    from fluidframes.options import ModelConfig
 
     ref, _ = reference["slow"]
-    pool = RayExecutor(workers=2, opts=Options(model_file=str(model_file))).pool
+    pool = RayExecutor(ModelConfig(model_file=str(model_file)), workers=2).pool
     killed: list[int] = []
 
     def on_progress(p) -> None:  # runs on the dispatcher thread
@@ -196,3 +197,20 @@ def test_resume_after_kill9_is_identical(reference, ray_cluster, bbb_clip, model
     assert_same_video(ref, dst)
     assert_same_video(dst, ref)
     assert not work.exists()  # the work folder goes once the output is written
+
+
+def test_threads_reach_the_ray_workers(ray_cluster, bbb_clip, model_file, tmp_path):
+    # an explicit --threads is what each worker's model runs with (default: its CPU share)
+    from fluidframes.executors import ray as ray_exec
+    from fluidframes.executors.ray import RayExecutor
+    from fluidframes.options import ModelConfig
+
+    ray_exec.close_pools()  # free the cluster's 2 CPUs for a pool with other settings
+    try:
+        ex = RayExecutor(ModelConfig(model_file=str(model_file), threads=2), workers=1)
+        assert [i["threads"] for i in ex.pool.info] == [2]
+        s = interpolate_video(bbb_clip, tmp_path / "t.mp4", model_file=str(model_file),
+                              threads=2, workers=1, **OPTS)
+        assert s.threads == 2 and s.device == "ray"
+    finally:
+        ray_exec.close_pools()

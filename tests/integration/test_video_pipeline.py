@@ -317,6 +317,32 @@ def test_default_output_name(tmp_path, clips, model_file):
     assert Path(s.output) == tmp_path / "clip_2X_48fps.mp4"
     s = interpolate_video(src, None, model_file=model_file, fps="60")
     assert Path(s.output) == tmp_path / "clip_2.5X_60fps.mp4"
+    # a target rate that is no whole multiple of the source is named by the rate alone
+    ntsc = tmp_path / "s23.mp4"
+    shutil.copy(clips["ntsc"], ntsc)
+    s = interpolate_video(ntsc, None, model_file=model_file, fps="60")
+    assert Path(s.output) == tmp_path / "s23_60fps.mp4"
+
+
+def test_batch_passes_every_option_to_the_model(tmp_path, clips, model_file, capsys):
+    # --threads (and every other model option) reaches the model of a several-input run
+    import json
+
+    import torch
+
+    from fluidframes.cli import main
+
+    before = torch.get_num_threads()
+    try:
+        rc = main(["interpolate", str(clips["24"]), str(clips["25"]), "-o", str(tmp_path),
+                   "--threads", "1", "--model-file", str(model_file), "--json"])
+        assert rc == 0
+        items = json.loads(capsys.readouterr().out)
+        assert len(items) == 2 and all(it["ok"] for it in items)
+        assert [it["summary"]["threads"] for it in items] == [1, 1]
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_corrupt_packets_counted(tmp_path, model_file):

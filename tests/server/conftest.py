@@ -14,6 +14,7 @@ from _serverkit import BASE_URL, CLIP_FRAMES
 from fastapi.testclient import TestClient
 
 from fluidframes.server.app import create_app
+from fluidframes.options import ModelConfig
 from fluidframes.server.config import ServerConfig
 
 
@@ -63,10 +64,11 @@ def long_clip(tmp_path_factory) -> Path:
 def make_config(tmp_path, model_file) -> Callable[..., ServerConfig]:
     def make(**kw) -> ServerConfig:
         kw.setdefault("data_dir", tmp_path / "data")
-        kw.setdefault("model_file", model_file)
-        kw.setdefault("device", "cpu")
-        kw.setdefault("threads", 2)
-        return ServerConfig(**kw)
+        model = {k: kw.pop(k) for k in list(kw) if k in ModelConfig.specs()}
+        model.setdefault("model_file", str(model_file))
+        model.setdefault("device", "cpu")
+        model.setdefault("threads", 2)
+        return ServerConfig(model=ModelConfig(**model), **kw)
 
     return make
 

@@ -505,14 +505,19 @@ class RayExecutor:
         return self.pool.run(jobs, on_progress, cancel)
 
 
-def shutdown() -> None:
-    """Stop every pool's actors, and the local Ray this process started (if any)."""
-    global _started_ray
+def close_pools() -> None:
+    """Stop every pool's actors (their CPUs and GPUs are free again); Ray keeps running."""
     with _pools_lock:
         pools = list(_POOLS.values())
         _POOLS.clear()
     for p in pools:
         p.close()
+
+
+def shutdown() -> None:
+    """Stop every pool's actors, and the local Ray this process started (if any)."""
+    global _started_ray
+    close_pools()
     with _init_lock:
         if _started_ray and ray.is_initialized():
             ray.shutdown()
@@ -521,4 +526,4 @@ def shutdown() -> None:
 
 atexit.register(shutdown)
 
-__all__ = ["MAX_ATTEMPTS", "RayExecutor", "shutdown"]
+__all__ = ["MAX_ATTEMPTS", "RayExecutor", "close_pools", "shutdown"]

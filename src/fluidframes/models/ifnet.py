@@ -17,7 +17,7 @@ v4.25      5       192, 128, 96, 64, 32    4 ch        8     replaced          6
 The network here stops at the flow and the mask: ``forward`` returns them together with the two
 warped frames, and the engine does the final blend. That lets the engine move an alpha plane with
 exactly the same motion, and lets the per-frame encoder ("Head") run once per source frame
-instead of once per pair (``encode``).
+instead of once per pair (:meth:`IFNet.features`).
 """
 
 from __future__ import annotations

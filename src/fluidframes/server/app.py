@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from ..errors import FluidFramesError, InputError
+from ..options import json_schema
 from .config import ServerConfig
 from .files import (
     Layout,
@@ -172,7 +173,8 @@ def create_app(config: ServerConfig, *, start_worker: bool = True) -> FastAPI:
         return {"models": models, "default_model": default, "formats": list(FORMATS),
                 "max_upload": config.max_upload, "max_upload_text": human_size(config.max_upload),
                 "device": config.model.device, "workers": config.workers,
-                "statuses": list(STATUSES), "loaded_models": runner.models.loaded}
+                "statuses": list(STATUSES), "loaded_models": runner.models.loaded,
+                "options": json_schema()}
 
     @app.post("/api/jobs", status_code=201, tags=["jobs"], openapi_extra=upload_schema())
     async def create_job(request: Request) -> JSONResponse:
