@@ -95,16 +95,23 @@ def _pick_device(device: str) -> torch.device:
 
 
 def _pick_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """The convolution dtype. ``auto``: the fastest precision that passes the quality guard on
+    this device; ``half``: the device's half precision (what the research scripts' ``--fp16``
+    means): fp16 on CUDA/MPS, bf16 on CPUs that have it (fp16 on a CPU is emulated: slow, and
+    no more accurate), else fp32."""
     if precision not in PRECISIONS:
-        raise InputError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-    if precision == "auto":
-        if device.type == "cuda":
+        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision}")
+    if precision in ("auto", "half"):
+        if device.type in ("cuda", "mps") and (precision == "half" or device.type == "cuda"):
             return torch.float16
         if device.type == "cpu" and _cpu_has_bf16():
             # bf16 convolutions (flow, warp, resize and mask stay fp32): 1.2-1.6x faster than
             # fp32 here, within 0.02 dB of it on real footage (benchmarks/README.md).
             return torch.bfloat16
         return torch.float32
+    if precision == "fp16" and device.type == "cpu":
+        log.warning("fp16 on a CPU is emulated (slow); precision 'half' picks bf16 where the "
+                    "CPU has it")
     return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
 
 

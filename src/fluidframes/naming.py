@@ -30,20 +30,26 @@ def output_tag(out_rate: Fraction, factor: Fraction | None, slowmo: bool) -> str
 
 
 def default_output(src: Path, *, image_sequence: bool, out_rate: Fraction,
-                   factor: Fraction | None, slowmo: bool, png: bool) -> Path:
+                   factor: Fraction | None, slowmo: bool, png: bool,
+                   ext: str | None = None) -> Path:
     """Where a run writes when no output is named: beside the input.
 
     ``factor`` is the frame multiplier (output frames per source frame; the slow-down factor
-    with ``slowmo``). A video keeps its container when we can write it (else .mp4); ``png``
-    names a folder; an image folder's result sits next to the folder.
+    with ``slowmo``). A video keeps its container when we can write it (else .mp4) unless
+    ``ext`` names one; ``png`` names a folder; an image folder's result sits next to the folder.
     """
     src = Path(src)
     stem = src.name if image_sequence else src.stem
     base = src.parent / f"{stem}_{output_tag(out_rate, factor, slowmo)}"
     if png:
         return base
-    ext = src.suffix.lower() if not image_sequence and src.suffix.lower() in CONTAINERS else ".mp4"
-    return base.with_name(base.name + ext)
+    if ext:
+        suffix = "." + ext.lstrip(".").lower()
+    elif not image_sequence and src.suffix.lower() in CONTAINERS:
+        suffix = src.suffix.lower()
+    else:
+        suffix = ".mp4"
+    return base.with_name(base.name + suffix)
 
 
 def is_our_output(path: Path) -> bool:

@@ -45,10 +45,18 @@ MAX_SEGMENT_SECONDS = 86_400.0
 MIN_SEGMENT_SECONDS = 0.1
 
 SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+#: ``--quality``: what each preset sets (unless given explicitly). Measured trade-offs:
+#: benchmarks/README.md ("Quality presets").
+QUALITY_PRESETS: dict[str, dict[str, Any]] = {
+    "fast": {"model": "rife-4.6"},
+    "balanced": {"model": "rife-4.25"},
+    "best": {"model": "rife-4.25", "precision": "fp32"},
+}
+PRECISIONS = ("auto", "half", "fp32", "fp16", "bf16")
 BACKENDS = ("auto", "torch", "eager")
 DEVICES = ("auto", "cpu", "cuda", "mps")  # and cuda:N
 AUDIO_MODES = ("stretch", "drop")
+CONTAINERS = ("mp4", "mkv", "mov", "webm", "gif")
 
 _TRUE = {"1", "true", "on", "yes"}
 _FALSE = {"0", "false", "off", "no"}
@@ -235,7 +243,8 @@ class ModelConfig(_Options):
     device: str = option("auto", "device", "auto, cpu, cuda, cuda:N or mps", group="model")
     precision: str = option(
         "auto", "choice", "auto: fp16 on CUDA, bf16 convolutions on CPUs that have them, "
-        "else fp32", choices=PRECISIONS, group="model", web=True, advanced=True)
+        "else fp32; half: the device's half precision (fp16 on GPUs, bf16 on CPUs)",
+        choices=PRECISIONS, group="model", web=True, advanced=True)
     backend: str = option(
         "auto", "choice", "inference path: torch (fast, default where it applies) or eager",
         choices=BACKENDS, group="model")
@@ -245,6 +254,19 @@ class ModelConfig(_Options):
     threads: int | None = option(
         None, "int", "CPU threads for inference (default: one per physical core)",
         min=1, max=MAX_THREADS, group="model", metavar="N")
+    quality: str | None = option(
+        None, "choice", "preset: fast (rife-4.6), balanced (rife-4.25, the default) or best "
+        "(the most accurate model, fp32); options you give yourself win",
+        choices=tuple(QUALITY_PRESETS), group="model", web=True)
+
+    def validated(self) -> ModelConfig:
+        obj = super().validated()
+        if obj.quality is None:
+            return obj
+        preset = {k: v for k, v in QUALITY_PRESETS[obj.quality].items()
+                  if getattr(obj, k) == ModelConfig.__dataclass_fields__[k].default
+                  and not (k == "model" and obj.model_file)}
+        return super(ModelConfig, replace(obj, **preset)).validated()
 
     @property
     def name(self) -> str:
@@ -313,6 +335,8 @@ class VideoOptions(_Options):
     pix_fmt: str | None = option(None, "str", "pixel format, e.g. yuv420p10le for 10-bit",
                                  group="output", web=True, advanced=True)
     png: bool = option(False, "bool", "write a folder of PNG frames", group="output")
+    ext: str | None = option(None, "choice", "container of the default output name (when -o "
+                             "is not given)", choices=CONTAINERS, group="output")
     overwrite: bool = option(False, "bool", "replace an existing output", group="output")
     keep_subtitles: bool = option(True, "bool", "leave subtitle tracks out",
                                   flag="--no-subtitles", invert=True, group="output")

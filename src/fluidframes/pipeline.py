@@ -76,12 +76,15 @@ def plan_run(src: str | Path, dst: str | Path | None, options: RunOptions, *,
     spec = o.rate_spec()
     out_rate, tempo = output_rate(info.rate, spec)
     if dst is None:
-        factor = Fraction(spec.factor) if o.slowmo else out_rate / info.rate
+        # frames per source frame (the slow-down factor with --slowmo)
+        factor = Fraction(spec.factor) if o.slowmo else out_rate / (info.rate * tempo)
         dst = default_output(src, image_sequence=info.is_image_sequence, out_rate=out_rate,
-                             factor=factor, slowmo=o.slowmo, png=o.png)
+                             factor=factor, slowmo=o.slowmo, png=o.png, ext=o.ext)
         if out_dir is not None:
             dst = Path(out_dir) / dst.name
     dst = Path(dst)
+    if o.ext and not o.png and dst.suffix.lower() != f".{o.ext}":
+        raise InputError(f"ext {o.ext} disagrees with the output name {dst.name}")
     kind = output_kind(dst, o.png)
     _check_destination(src, dst, kind, o.overwrite)
     plan_encoding(dst, info.width * (2 if o.montage else 1), info.height, info,
@@ -278,6 +281,7 @@ class _Run:
         return RunSummary(
             input=str(p.src), output=str(p.dst), model=self.executor.model_label,
             device=self.executor.device, threads=self.executor.threads,
+            precision=self.executor.precision,
             frames_in=total("frames_in"), frames_out=frames_out,
             interpolated=total("interpolated"), held=total("held"),
             scene_cuts=total("scene_cuts"), duplicates_dropped=total("duplicates"),

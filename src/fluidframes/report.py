@@ -39,6 +39,7 @@ class RunSummary:
     model: str
     device: str
     threads: int | None  # torch's CPU threads per model instance (None on GPUs)
+    precision: str  # the convolutions' precision that ran: fp32, bf16, fp16
     frames_in: int
     frames_out: int
     interpolated: int  # frames made by the model

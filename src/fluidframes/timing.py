@@ -31,6 +31,10 @@ Rate options (``RateSpec`` -> :func:`output_rate`)
 --------------------------------------------------
 * ``multi=N``: ``out_rate = source_rate * N``, ``tempo = 1``.
 * ``fps=F``: ``out_rate = F``, ``tempo = 1`` (any positive rational, e.g. 24000/1001 -> 60).
+* ``multi=N`` (or ``exp``) with ``fps=F``: ``N`` times the frames, written at ``F`` fps, as the
+  research scripts' ``--exp K --fps F`` does: ``out_rate = F``,
+  ``tempo = F / (source_rate * N)`` (on 30 fps input, ``--exp 2 --fps 60`` plays 2x slower;
+  the audio is stretched to stay in sync).
 * ``slowmo=True``: motion plays ``N`` times slower, ``N = multi`` (default 2).  The output rate
   is ``fps`` if given, else the source rate; ``tempo = 1/N``.  So ``--multi 4 --slowmo`` on
   25 fps input gives 4x the frames at 25 fps (4x longer); ``--slowmo --fps 60`` on 24 fps input
@@ -114,8 +118,8 @@ class RateSpec:
 
     ``multi`` is ``--multi N`` (N >= 2; ``--exp K`` is :meth:`from_exp`), ``fps`` is ``--fps F``
     (text, int or Fraction; normalised to a Fraction), ``slowmo`` is ``--slowmo``.  With neither
-    ``multi`` nor ``fps`` the default is ``multi=2``.  ``multi`` and ``fps`` together are only
-    meaningful with ``slowmo`` (slow-down factor and playback rate).
+    ``multi`` nor ``fps`` the default is ``multi=2``.  ``multi`` and ``fps`` together mean N
+    times the frames written at F fps (with ``slowmo``: N times slower, written at F fps).
     """
 
     multi: int | None = None
@@ -129,8 +133,6 @@ class RateSpec:
             raise InputError(f"--multi must be an integer >= 2, got {self.multi!r}")
         if self.fps is not None:
             object.__setattr__(self, "fps", parse_rate(self.fps))  # type: ignore[arg-type]
-        if self.multi is not None and self.fps is not None and not self.slowmo:
-            raise InputError("give either --multi/--exp or --fps, not both (unless --slowmo)")
 
     @classmethod
     def from_exp(cls, exp: int, *, fps: Fraction | None = None, slowmo: bool = False) -> RateSpec:
@@ -148,7 +150,8 @@ class RateSpec:
 def output_rate(source_rate: Fraction, spec: RateSpec) -> tuple[Fraction, Fraction]:
     """Return ``(out_rate, tempo)`` for a source of nominal rate ``source_rate``.
 
-    ``tempo`` is source seconds per output second: 1 normally, ``1/N`` for ``--slowmo``.
+    ``tempo`` is source seconds per output second: 1 normally, ``1/N`` for ``--slowmo``,
+    ``F / (source_rate * N)`` for ``multi`` with ``fps``.
     """
     source_rate = parse_rate(source_rate) if not isinstance(source_rate, Fraction) else source_rate
     if source_rate <= 0:
@@ -156,6 +159,8 @@ def output_rate(source_rate: Fraction, spec: RateSpec) -> tuple[Fraction, Fracti
     if spec.slowmo:
         out = spec.fps if spec.fps is not None else source_rate
         return out, Fraction(1, spec.factor)
+    if spec.fps is not None and spec.multi is not None:
+        return spec.fps, spec.fps / (source_rate * spec.multi)
     if spec.fps is not None:
         return spec.fps, Fraction(1)
     return source_rate * spec.factor, Fraction(1)

@@ -61,8 +61,11 @@ def test_model_config_rules(kw, needle):
 def test_rules_between_fields():
     with pytest.raises(InputError, match="either multi or exp"):
         O.VideoOptions.from_kwargs(multi=2, exp=2)
-    with pytest.raises(InputError, match="not both"):
-        O.VideoOptions.from_kwargs(multi=2, fps=60)
+    # multi with fps: N times the frames written at F fps (the research scripts' --exp --fps)
+    from fluidframes.timing import output_rate
+
+    spec = O.VideoOptions.from_kwargs(exp=2, fps=60).rate_spec()
+    assert output_rate(Fraction(30), spec) == (Fraction(60), Fraction(1, 2))
     assert O.VideoOptions.from_kwargs(multi=4, fps=30, slowmo=True).rate_spec().factor == 4
     with pytest.raises(InputError, match="unknown option"):
         O.RunOptions.from_kwargs(multiplier=2)

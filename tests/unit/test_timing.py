@@ -52,12 +52,15 @@ def test_parse_rate_bad(text):
 def test_ratespec_validation_and_exp():
     assert RateSpec.from_exp(2).multi == 4
     assert RateSpec(fps="59.94").fps == F(60000, 1001)
-    for bad in ({"multi": 1}, {"multi": 0}, {"multi": 2.5}, {"multi": 2, "fps": F(60)}):
+    for bad in ({"multi": 1}, {"multi": 0}, {"multi": 2.5}):
         with pytest.raises(InputError):
             RateSpec(**bad)
     with pytest.raises(InputError):
         RateSpec.from_exp(0)
     RateSpec(multi=4, fps=F(60), slowmo=True)  # allowed: factor + playback rate
+    # multi + fps: N times the frames at F fps (the research scripts' --exp 2 --fps 60)
+    assert output_rate(F(30), RateSpec(multi=4, fps=F(60))) == (F(60), F(1, 2))
+    assert output_rate(F(30), RateSpec(multi=4, fps=F(60), slowmo=True)) == (F(60), F(1, 4))
 
 
 def test_output_rate_modes():

@@ -108,11 +108,43 @@ def run_batch(args: argparse.Namespace, inputs: list[Path], options: RunOptions)
     return max(getattr(it.error, "exit_code", 1) for it in failed)
 
 
+#: The research scripts' (inference_video.py) switches, as accepted spellings of our options:
+#: flag -> (option, value, help). ``--exp``, ``--fps``, ``--scale``, ``--png``, ``--montage``
+#: and ``--ext`` are options of their own; ``--video``/``--img`` name the input and
+#: ``--model train_log/`` a model folder.
+ARTICLE_FLAGS = {
+    "--UHD": ("scale", "0.5", "for 4K input, as in the research scripts: --scale 0.5"),
+    "--fp16": ("precision", "half", "half precision for this device: fp16 on a GPU, bf16 on a "
+                                    "CPU that has it (--precision half)"),
+}
+
+
+def _apply_article_flags(args: argparse.Namespace) -> list[str]:
+    """Fold the research scripts' spellings into our options; returns the inputs."""
+    for flag, (name, value, _) in ARTICLE_FLAGS.items():
+        if getattr(args, flag.lstrip("-").lower(), False):
+            given = getattr(args, name)
+            if given is not None and str(given) != value:
+                raise InputError(f"{flag} means --{name} {value}; it disagrees with "
+                                 f"--{name} {given}")
+            setattr(args, name, value)
+    if args.model and not args.model_file and Path(args.model).exists():
+        from ..models.registry import MODELS
+
+        if args.model not in MODELS:  # --model=train_log/ (a Practical-RIFE model folder)
+            args.model_file, args.model = args.model, None
+    inputs = list(args.input) + list(args.video or []) + list(args.img or [])
+    if not inputs:
+        raise InputError("name an input: fluidframes interpolate clip.mp4 (or --video/--img)")
+    return inputs
+
+
 def cmd_interpolate(args: argparse.Namespace) -> int:
     from ..batch import expand_inputs
 
+    raw_inputs = _apply_article_flags(args)
     options = RunOptions.from_namespace(args)
-    inputs, batch = expand_inputs(args.input)
+    inputs, batch = expand_inputs(raw_inputs)
     if not batch:
         return run_one(args, str(inputs[0]), args.output, options)
     return run_batch(args, inputs, options)
@@ -147,7 +179,7 @@ def _add_output_flags(p: argparse.ArgumentParser) -> None:
 
 def add_commands(sub) -> None:
     p = sub.add_parser("interpolate", help="interpolate a video (or a folder of images)")
-    p.add_argument("input", nargs="+",
+    p.add_argument("input", nargs="*",
                    help="video file(s), a folder of numbered images (one clip), or a folder of "
                         "videos (a batch: one output per video)")
     p.add_argument("-o", "--output", help="output file (.mp4 .mkv .mov .webm .gif) or folder; "
@@ -155,6 +187,11 @@ def add_commands(sub) -> None:
     add_arguments(p, VideoOptions)
     add_arguments(p, ModelConfig)
     _add_output_flags(p)
+    g = p.add_argument_group("coming from inference_video.py (same meaning as there)")
+    g.add_argument("--video", action="append", metavar="PATH", help="the input video")
+    g.add_argument("--img", action="append", metavar="FOLDER", help="a folder of frames")
+    for flag, (_, _, help_text) in ARTICLE_FLAGS.items():
+        g.add_argument(flag, dest=flag.lstrip("-").lower(), action="store_true", help=help_text)
     p.set_defaults(func=cmd_interpolate)
 
     p = sub.add_parser("demo", help="4x montage of the built-in sample clip")

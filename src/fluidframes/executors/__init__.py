@@ -27,6 +27,7 @@ class Executor(Protocol):
     device: str  # where the work runs, for the summary ("cpu", "cuda:0", "ray")
     model_label: str  # the model's name, for the summary and the montage label
     threads: int | None  # torch's CPU threads per model instance (None: GPU or unknown)
+    precision: str  # the convolutions' precision (fp32, bf16, fp16)
 
     def run(self, jobs: list, on_progress: Callable[[int, int], None],
             cancel: threading.Event) -> list: ...

@@ -14,6 +14,7 @@ class LocalExecutor:
         self.device = interpolator.info.device
         self.model_label = interpolator.info.name
         self.threads = interpolator.info.threads
+        self.precision = interpolator.info.precision
 
     def run(self, jobs: list[SegmentJob], on_progress: Callable[[int, int], None],
             cancel: threading.Event) -> list[SegmentStats]:

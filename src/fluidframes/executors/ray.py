@@ -119,7 +119,8 @@ class _SegmentWorker:
         if self.init_error is not None:
             raise self.init_error
         return {"pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(),
-                "device": str(self.interp.device), "threads": self.interp.info.threads}
+                "device": str(self.interp.device), "threads": self.interp.info.threads,
+                "precision": self.interp.info.precision}
 
     def pid(self) -> int:
         return os.getpid()
@@ -493,6 +494,7 @@ class RayExecutor:
                 pool = _POOLS[key] = _Pool(workers, address, model, cpus_per_worker)
         self.pool = pool
         self.threads = pool.info[0].get("threads") if pool.info else None
+        self.precision = pool.info[0].get("precision", "") if pool.info else ""
 
     @property
     def workers(self) -> int:
