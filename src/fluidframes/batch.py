@@ -73,11 +73,14 @@ class BatchItem:
 
     @property
     def ok(self) -> bool:
-        return self.error is None and self.summary is not None
+        return (self.error is None and self.summary is not None
+                and self.summary.in_sync is not False)
 
     def to_dict(self) -> dict:
         return {"input": str(self.input), "output": str(self.output) if self.output else None,
-                "ok": self.ok, "error": str(self.error) if self.error else None,
+                "ok": self.ok, "error": str(self.error) if self.error else (
+                    "audio and video are out of sync" if self.summary is not None
+                    and self.summary.in_sync is False else None),
                 "summary": self.summary.to_dict() if self.summary is not None else None}
 
 

@@ -109,6 +109,20 @@ def _check_destination(src: Path, dst: Path, kind: str, overwrite: bool) -> None
         raise InputError(f"cannot write {dst}: {folder} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise InputError(f"cannot write {dst}: no permission to write in {folder}")
+    probe_writable(folder, dst)
+
+
+def probe_writable(folder: Path, dst: Path) -> None:
+    """Create and remove a file in ``folder``: the only reliable test (read-only mounts,
+    /proc, quotas answer os.access with yes and fail the real write)."""
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(prefix=".fluidframes-probe-", dir=folder)
+    except OSError as exc:
+        raise InputError(f"cannot write {dst}: {exc.strerror or exc}") from None
+    os.close(fd)
+    os.unlink(name)
 
 
 def interpolate_video(

@@ -44,8 +44,10 @@ def build_parser():
 
 
 def _oserror_line(exc: OSError) -> str:
-    where = f" {exc.filename}" if exc.filename else ""
-    return f"cannot use{where}: {exc.strerror or exc}"
+    what = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return f"{what}: the disk is full or a file size limit was reached; nothing was kept"
+    return f"{what}: {exc.filename}" if exc.filename else what
 
 
 def main(argv: list[str] | None = None) -> int:

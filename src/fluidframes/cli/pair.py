@@ -81,6 +81,12 @@ def cmd_pair(args: argparse.Namespace) -> int:
     if img0.shape != img1.shape:
         raise InputError(f"the images differ: {_describe(img0)} vs {_describe(img1)}")
     outs = _targets(args, len(ts), multi is None, ts)
+    from ..pipeline import probe_writable
+
+    folder = outs[0].parent
+    while not folder.exists():
+        folder = folder.parent
+    probe_writable(folder, outs[0])
     frames = load_interpolator(model).interpolate_many(img0, img1, ts)
     for frame, out in zip(frames, outs):
         _write_image(frame, out)

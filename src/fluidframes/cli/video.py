@@ -44,16 +44,20 @@ def _progress_bar(quiet: bool):
     return update, close
 
 
-def _print_summary(summary, args: argparse.Namespace) -> None:
+def _print_summary(summary, args: argparse.Namespace) -> int:
+    """Print the result; returns the exit code. A failed A/V check is loud in every mode
+    (even --quiet and --json) and fails the run: our output does not keep our promise."""
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2, default=str))
-        return
-    if not args.quiet:
+    elif not args.quiet:
         print(summary.line())
         for w in summary.warnings:
             print(f"warning: {w}", file=sys.stderr)
-        if summary.in_sync is False:
-            print("warning: audio and video are not in sync within one frame", file=sys.stderr)
+    if summary.in_sync is False:
+        print(f"fluidframes: error: {summary.output}: audio and video are out of sync by "
+              f"{summary.av_sync_error * 1000:+.1f} ms (more than one frame)", file=sys.stderr)
+        return 1
+    return 0
 
 
 def run_one(args: argparse.Namespace, src: str, dst: str | None, options: RunOptions) -> int:
@@ -64,8 +68,7 @@ def run_one(args: argparse.Namespace, src: str, dst: str | None, options: RunOpt
         summary = run(src, dst, options, progress=update)
     finally:
         close()
-    _print_summary(summary, args)
-    return 0
+    return _print_summary(summary, args)
 
 
 def run_batch(args: argparse.Namespace, inputs: list[Path], options: RunOptions) -> int:
@@ -97,7 +100,8 @@ def run_batch(args: argparse.Namespace, inputs: list[Path], options: RunOptions)
                 if not args.quiet:
                     print(it.summary.line())
             else:
-                print(f"fluidframes: {it.input}: FAILED: {it.error}", file=sys.stderr)
+                print(f"fluidframes: {it.input}: FAILED: {it.to_dict()['error']}",
+                      file=sys.stderr)
         if not args.quiet or failed:
             print(f"batch: {len(items) - len(failed)} of {len(items)} file(s) done"
                   + (f", {len(failed)} failed" if failed else ""), file=sys.stderr)
@@ -105,7 +109,7 @@ def run_batch(args: argparse.Namespace, inputs: list[Path], options: RunOptions)
         return 0
     if any(isinstance(it.error, CancelledError) for it in failed):
         return 130
-    return max(getattr(it.error, "exit_code", 1) for it in failed)
+    return max(getattr(it.error, "exit_code", 1) if it.error else 1 for it in failed)
 
 
 #: The research scripts' (inference_video.py) switches, as accepted spellings of our options:
