@@ -322,6 +322,9 @@ class VideoOptions(_Options):
         min=0.001, max=1.0, group="scenes", web=True, advanced=True, metavar="T")
     dedup: bool = option(False, "bool", "drop duplicate frames (animation on twos) and re-time "
                          "the motion", group="scenes", web=True, advanced=True)
+    loop: bool = option(False, "bool", "a seamless loop: the frames after the last one are "
+                        "interpolated towards the first (looping GIFs, loop videos)",
+                        group="rate", web=True, advanced=True)
     montage: bool = option(False, "bool", "original and result side by side", group="output",
                            web=True)
     codec: str | None = option(

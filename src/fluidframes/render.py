@@ -313,7 +313,24 @@ class _SegmentRenderer:
         if self.job.last:
             # frames dropped as duplicates at the very end still count for the clip's length
             tail = last_pts - frames[prev_idx].pts + 1 / self.info.rate
-            self._render_groups(self.plan.finish(tail), frames, False)
+            wrap, cut = self._loop_frame(kept, thumbs[prev_idx]) if self.opts.loop else (None, False)
+            if wrap is not None:
+                frames[wrap.index] = wrap
+            self._render_groups(self.plan.finish(tail, None if wrap is None else wrap.index),
+                                frames, cut)
+
+    def _loop_frame(self, index: int, last_thumb: np.ndarray) -> tuple[Frame | None, bool]:
+        """--loop: the clip's first frame, to interpolate the last one towards it; and whether
+        last -> first is a scene cut (not a seamless loop: then the last frame is held)."""
+        frames = read_frames(self.info)
+        first = next(frames, None)
+        frames.close()
+        if first is None:
+            return None, False
+        cut = self.scenes.is_cut(last_thumb, thumbnail(first.image))
+        if cut:
+            self.stats.scene_cuts += 1
+        return Frame(first.image, first.pts, index), cut
 
     def run(self) -> SegmentStats:
         job, o = self.job, self.opts

@@ -348,11 +348,16 @@ class TimingPlan:
         self._prev = cur
         return steps
 
-    def finish(self, last_frame_duration: Fraction | None = None) -> list[Step]:
+    def finish(self, last_frame_duration: Fraction | None = None,
+               wrap_to: int | None = None) -> list[Step]:
         """No more source frames: return the remaining steps up to the end of the clip, all
         holding the last frame.  The end is ``source_end`` if given, else the last pts plus
         ``last_frame_duration``, else plus ``1/source_rate``, else plus the last interval
-        (one output frame if there was a single source frame)."""
+        (one output frame if there was a single source frame).
+
+        ``wrap_to`` (a seamless loop): the clip's first frame, fed again under this index, is
+        taken to follow the last one at the end of the clip, so the trailing steps are
+        interpolated from the last frame towards it instead of holding the last frame."""
         if self._finished:
             return []
         self._finished = True
@@ -373,7 +378,8 @@ class TimingPlan:
                 raise InputError(f"last frame duration must be positive, got {dur}")
             end = last.pts + dur
         total = self.count_for(end)
-        steps = [self._make(k, last, last) for k in range(self._next, total)]
+        target = last if wrap_to is None else _Frame(wrap_to, end)
+        steps = [self._make(k, last, target) for k in range(self._next, total)]
         self._next = max(self._next, total)
         return steps
 
