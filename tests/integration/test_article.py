@@ -100,7 +100,7 @@ def test_article_switches(demo, train_log, tmp_path, capsys, flags, name, fps, s
     shutil.copy(demo, src)
     s = _run([*flags, f"--video={src}", f"--model={train_log}"], capsys)
     assert Path(s["output"]) == tmp_path / name and s["in_sync"]
-    assert s["model"] == "flownet.pkl"
+    assert s["model"] == "train_log"
     _check(tmp_path / name, 60, Fraction(fps), 320)  # 2x the 30 frames either way
     if "--fp16" in flags:  # half precision for this device: bf16 on a CPU that has it
         from fluidframes.engine import _cpu_has_bf16

