@@ -7,7 +7,7 @@ import pytest
 from plain_rife import rife425
 
 from fluidframes.metrics import blend, psnr, ssim
-from fluidframes.models import registry, weights
+from fluidframes.models import loader, registry, weights
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +46,7 @@ def test_low_motion_clip_no_worse_than_blending(real_interpolator, sample_frames
 
 def test_engine_matches_plain_forward_pass(real_interpolator, sample_frames):
     interp = real_interpolator("rife-4.25", precision="fp32")
-    sd = weights.read_state_dict(weights.ensure(registry.get_spec("rife-4.25")))
+    sd = loader.canonical_state_dict(loader.read_checkpoint(weights.ensure(registry.get_spec("rife-4.25"))))
     frames = sample_frames("bikes", 3, 40)
     a, gt, b = frames
     ours = interp.interpolate(a, b, 0.5)
