@@ -72,7 +72,7 @@ def test_batch_of_three_files_and_a_broken_one(ray_cluster, model_file, tmp_path
     folder = tmp_path / "in"
     folder.mkdir()
     for i in range(3):
-        make_clip(folder / f"clip{i}.mp4", seconds=1.5, tone=300 + 100 * i)
+        make_clip(folder / f"clip{i}.mp4", seconds=1.5, tone=300 + 100 * i, gop=12, crf=14)
     (folder / "broken.mp4").write_bytes(b"not a video")
     out = tmp_path / "out"
     rc = main(["interpolate", str(folder), "-o", str(out), "--multi", "2", "--workers", "2",

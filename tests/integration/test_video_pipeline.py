@@ -17,14 +17,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synth import (
+from _media import (
     audio_stream,
     beep_onset,
     brightest_frame,
+    encode_frames,
     ffmpeg,
     ffprobe,
     frames_of,
+    lavfi_testsrc,
     make_clip,
+    needs_ffmpeg,
+    packets,
     rate,
     video_stream,
 )
@@ -34,8 +38,7 @@ from fluidframes.errors import InputError
 from fluidframes.metrics import psnr
 from fluidframes.pipeline import interpolate_video
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(shutil.which("ffprobe") is None, reason="needs ffprobe")]
+pytestmark = [pytest.mark.integration, needs_ffmpeg]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +52,7 @@ def clips(tmp_path_factory):
 
 
 def _check_streams(out: Path, frames: int, fps: Fraction):
-    p = ffprobe(out)
+    p = ffprobe(out, count_frames=True)
     v, a = video_stream(p), audio_stream(p)
     assert int(v["nb_read_frames"]) == frames
     assert rate(v) == fps
@@ -88,13 +91,7 @@ def test_frame_counts_rates_and_audio(tmp_path, clips, model_file, clip, opts, f
 def test_audio_is_a_packet_copy(tmp_path, clips, model_file):
     out = tmp_path / "out.mkv"
     interpolate_video(clips["25"], out, model_file=model_file, multi=2)
-    import av
-
-    def packets(path):
-        with av.open(str(path)) as c:
-            return [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
-
-    assert packets(out) == packets(clips["25"])
+    assert packets(out) and packets(out) == packets(clips["25"])
 
 
 @pytest.mark.parametrize("opts", [{"multi": 2}, {"fps": "60"}, {"multi": 3}])
@@ -129,22 +126,12 @@ def test_slowmo_stretches_audio(tmp_path, clips, model_file):
 
 
 def test_vfr_input_gives_cfr_output_at_the_right_times(tmp_path, model_file):
-    import av
-
     src = tmp_path / "vfr.mkv"
     # grey level = source frame number; irregular gaps of 20/40/60 ms
     pts_ms = [0, 40, 60, 120, 160, 180, 240, 300, 320, 360, 400, 460]
-    with av.open(str(src), "w") as c:
-        st = c.add_stream("libx264", rate=50)
-        st.width, st.height, st.pix_fmt = 64, 48, "yuv444p"
-        st.options = {"crf": "0"}
-        st.codec_context.time_base = Fraction(1, 1000)
-        for n, ms in enumerate(pts_ms):
-            img = np.full((48, 64, 3), 20 + 18 * n, np.uint8)
-            f = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv444p")
-            f.pts, f.time_base = ms, Fraction(1, 1000)
-            c.mux(st.encode(f))
-        c.mux(st.encode(None))
+    images = [np.full((48, 64, 3), 20 + 18 * n, np.uint8) for n in range(len(pts_ms))]
+    encode_frames(src, images, pix_fmt="yuv444p", rate=50, pts=pts_ms,
+                  time_base=Fraction(1, 1000), options={"crf": "0"})
     out = tmp_path / "frames"
     s = interpolate_video(src, out, model_file=model_file, fps="50", png=True,
                           scene_detect=False)
@@ -161,18 +148,11 @@ def test_vfr_input_gives_cfr_output_at_the_right_times(tmp_path, model_file):
 
 
 def test_rotation_kept(tmp_path, model_file):
-    import av
-
     src = tmp_path / "rot.mp4"
-    with av.open(str(src), "w") as c:
-        st = c.add_stream("libx264", rate=24)
-        st.width, st.height, st.pix_fmt = 64, 48, "yuv420p"
-        st.set_display_rotation(90)
-        for n in range(6):
-            img = np.zeros((48, 64, 3), np.uint8)
-            img[:, 8 * n : 8 * n + 8] = 200
-            c.mux(st.encode(av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")))
-        c.mux(st.encode(None))
+    images = [np.zeros((48, 64, 3), np.uint8) for _ in range(6)]
+    for n, img in enumerate(images):
+        img[:, 8 * n : 8 * n + 8] = 200
+    encode_frames(src, images, rotation=90)
     rot_in = _rotation(ffprobe(src))
     assert rot_in in (90, -90, 270)
     out = tmp_path / "out.mp4"
@@ -209,7 +189,7 @@ def test_odd_size(tmp_path, model_file):
 def test_no_blended_frame_at_a_scene_cut(tmp_path, model_file):
     a = tmp_path / "a.mp4"
     b = tmp_path / "b.mp4"
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=128x96:rate=24:duration=0.5", "-pix_fmt",
+    ffmpeg(*lavfi_testsrc("128x96", 24, 0.5), "-pix_fmt",
            "yuv444p", "-c:v", "libx264", "-crf", "0", str(a))
     ffmpeg("-f", "lavfi", "-i", "mandelbrot=size=128x96:rate=24", "-t", "0.5", "-pix_fmt",
            "yuv444p", "-c:v", "libx264", "-crf", "0", str(b))
@@ -235,19 +215,12 @@ def test_no_blended_frame_at_a_scene_cut(tmp_path, model_file):
 
 
 def test_dedup_retimes_duplicates(tmp_path, model_file):
-    import av
-
     src = tmp_path / "twos.mkv"
-    with av.open(str(src), "w") as c:
-        st = c.add_stream("libx264", rate=24)
-        st.width, st.height, st.pix_fmt = 64, 48, "yuv444p"
-        st.options = {"crf": "0"}
-        for n in range(24):
-            img = np.zeros((48, 64, 3), np.uint8)
-            x = 4 * (n // 2)  # animation on twos: every drawing held for two frames
-            img[10:30, x : x + 8] = 255
-            c.mux(st.encode(av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv444p")))
-        c.mux(st.encode(None))
+    images = [np.zeros((48, 64, 3), np.uint8) for _ in range(24)]
+    for n, img in enumerate(images):
+        x = 4 * (n // 2)  # animation on twos: every drawing held for two frames
+        img[10:30, x : x + 8] = 255
+    encode_frames(src, images, pix_fmt="yuv444p", options={"crf": "0"})
     s = interpolate_video(src, tmp_path / "o.mkv", model_file=model_file, multi=2, dedup=True)
     assert s.duplicates_dropped == 12
     assert s.frames_out == 48  # duration kept
@@ -268,7 +241,7 @@ def test_bad_inputs_one_line_errors(tmp_path, clips, model_file, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
     one = tmp_path / "one.mp4"
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=24", "-frames:v", "1", str(one))
+    ffmpeg(*lavfi_testsrc("64x48", 24), "-frames:v", "1", str(one))
     cases = [
         ([str(txt)], 2),
         ([str(tmp_path / "missing.mp4")], 2),
@@ -320,25 +293,9 @@ def test_default_output_name(tmp_path, clips, model_file):
 
 
 def test_corrupt_packets_counted(tmp_path, model_file):
-    import av
-
     src = tmp_path / "corrupt.mkv"
-    tb = Fraction(1, 25)
-    with av.open(str(src), "w") as out:
-        st = out.add_stream("mjpeg", rate=25)
-        st.width, st.height, st.pix_fmt = 64, 48, "yuvj420p"
-        st.codec_context.time_base = tb
-        for n in range(12):
-            img = np.full((48, 64, 3), 15 * n, np.uint8)
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuvj420p")
-            frame.pts, frame.time_base = n, tb
-            for packet in st.encode(frame):
-                if n == 5:
-                    bad = av.Packet(b"\x00garbage\xff" * 8)
-                    bad.pts, bad.dts, bad.time_base, bad.stream = n, n, tb, st
-                    packet = bad
-                out.mux(packet)
-        out.mux(st.encode(None))
+    images = [np.full((48, 64, 3), 15 * n, np.uint8) for n in range(12)]
+    encode_frames(src, images, codec="mjpeg", pix_fmt="yuvj420p", rate=25, corrupt=(5,))
     s = interpolate_video(src, tmp_path / "o.mp4", model_file=model_file, multi=2)
     assert s.skipped_packets == 1
     assert s.frames_out == 24  # the gap is interpolated over, duration kept
