@@ -1,4 +1,9 @@
-"""Shared fixtures: tiny random-weight models (unit) and real weights/clips (integration)."""
+"""Shared fixtures (tiny random-weight models) and the markers every test gets by its place.
+
+Markers are applied here, in one place, by folder (a ``pytestmark`` in a conftest.py does
+nothing): tests/integration -> ``integration``, tests/distributed -> ``distributed``,
+tests/server/test_e2e_browser.py -> ``e2e``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,23 @@ import torch
 
 from fluidframes.models import registry
 from fluidframes.models.ifnet import IFNet
+
+_TESTS = Path(__file__).parent
+_BY_PLACE = {  # a path under tests/ (a folder or a file) -> the marker its tests get
+    "integration": "integration",
+    "distributed": "distributed",
+    "server/test_e2e_browser.py": "e2e",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.is_relative_to(_TESTS):
+            rel = item.path.relative_to(_TESTS).as_posix()
+            for place, marker in _BY_PLACE.items():
+                if rel == place or rel.startswith(place + "/"):
+                    item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,6 @@ from PIL import Image
 from fluidframes.errors import CancelledError
 from fluidframes.pipeline import interpolate_video
 
-pytestmark = pytest.mark.distributed
-
 OPTS = {"multi": 2, "segment_seconds": 0.5}
 SLOW = {"multi": 4, "segment_seconds": 1.0}  # longer segments: room to kill a worker mid-way
 

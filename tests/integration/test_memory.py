@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import threading
 
-import pytest
 import torch
 from _media import make_clip, needs_ffmpeg
 
 from fluidframes.pipeline import interpolate_video
 
-pytestmark = [pytest.mark.integration, needs_ffmpeg]
+pytestmark = needs_ffmpeg
 
 
 def rss_mb() -> float:

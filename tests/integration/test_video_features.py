@@ -7,7 +7,6 @@ from fractions import Fraction
 
 import av
 import numpy as np
-import pytest
 from _media import (
     audio_stream,
     ffmpeg,
@@ -22,7 +21,7 @@ from PIL import Image
 from fluidframes.cli import main
 from fluidframes.pipeline import interpolate_video
 
-pytestmark = [pytest.mark.integration, needs_ffmpeg]
+pytestmark = needs_ffmpeg
 
 
 def test_rgba_png_folder_keeps_alpha(tmp_path, model_file):

@@ -38,7 +38,7 @@ from fluidframes.errors import InputError
 from fluidframes.metrics import psnr
 from fluidframes.pipeline import interpolate_video
 
-pytestmark = [pytest.mark.integration, needs_ffmpeg]
+pytestmark = needs_ffmpeg
 
 
 @pytest.fixture(scope="module")
