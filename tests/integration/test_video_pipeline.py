@@ -7,10 +7,12 @@ picture quality (tests/integration/test_quality.py and test_real_video.py do tha
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -303,12 +305,22 @@ def test_corrupt_packets_counted(tmp_path, model_file):
 
 # A terminal's Ctrl-C: the test runner may itself run with SIGINT ignored (a background job of a
 # non-interactive shell), which the child would inherit and honour, so the child restores
-# Python's own handler before it runs the CLI.
-_AS_IN_A_TERMINAL = ("import runpy, signal, sys; "
+# Python's own handler before it runs the CLI. SIGUSR1 makes it print every thread's stack.
+_AS_IN_A_TERMINAL = ("import faulthandler, runpy, signal, sys; "
+                     "faulthandler.register(signal.SIGUSR1, all_threads=True); "
                      "signal.signal(signal.SIGINT, signal.default_int_handler); "
                      "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); "
                      "sys.argv[0] = 'fluidframes'; "
                      "runpy.run_module('fluidframes.cli', run_name='__main__')")
+
+
+_BAR = re.compile(rb"(\d+)/(\d+) \[")  # tqdm's "n/total [elapsed<left, ...]"
+
+
+def _bar_count(err: bytes) -> int:
+    """The last output-frame count the progress bar has shown (0 before it shows)."""
+    counts = _BAR.findall(err)
+    return int(counts[-1][0]) if counts else 0
 
 
 def test_ctrl_c_leaves_nothing(tmp_path, model_file):
@@ -319,14 +331,39 @@ def test_ctrl_c_leaves_nothing(tmp_path, model_file):
     proc = subprocess.Popen(
         [sys.executable, "-c", _AS_IN_A_TERMINAL, "interpolate", str(src), "-o", str(out),
          "--multi", "4", "--model-file", model_file],
-        stderr=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-    time.sleep(6)
-    assert proc.poll() is None, proc.stderr.read().decode()
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    lines = [ln for ln in err.decode().replace("\r", "\n").splitlines()
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env)
+    err = bytearray()
+    mid_run = threading.Event()  # set once frames are being written, or when stderr closes
+
+    def read_stderr() -> None:
+        while chunk := proc.stderr.read1(4096):
+            err.extend(chunk)
+            if _bar_count(bytes(err)) >= 8:  # two source pairs done: the encoder is writing
+                mid_run.set()
+        mid_run.set()
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    try:
+        # Event-driven, not a fixed sleep: however fast or slow the machine, the signal lands
+        # after output frames exist and long before the 1920-frame run could end.
+        assert mid_run.wait(300), "no progress within 300 s"
+        assert proc.poll() is None and _bar_count(bytes(err)) >= 8, bytes(err).decode()[-500:]
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(120)  # the run's own clean-up may wait up to 65 s for its threads
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)  # where it is stuck, for the failure message
+            time.sleep(2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    reader.join(10)
+    text = bytes(err).decode(errors="replace")
+    lines = [ln for ln in text.replace("\r", "\n").splitlines()
              if ln.strip() and "frame/s" not in ln and "%|" not in ln and "frame [" not in ln]
-    assert proc.returncode == 130, err.decode()[-500:]
+    assert proc.returncode == 130, text[-3000:]
     assert lines and "interrupted" in lines[-1] and not any("Traceback" in ln for ln in lines)
     assert list(out.parent.iterdir()) == []
     assert src.stat().st_size > 0
