@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import torch
 from _media import make_clip, needs_ffmpeg
 
 from fluidframes.pipeline import interpolate_video
 
-pytestmark = needs_ffmpeg
+pytestmark = [needs_ffmpeg, pytest.mark.slow]
 
 
 def rss_mb() -> float:

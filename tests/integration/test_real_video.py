@@ -9,6 +9,8 @@ from PIL import Image
 from fluidframes.metrics import blend, psnr, ssim
 from fluidframes.pipeline import interpolate_video
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("model", ["rife-4.25", "rife-4.6"])
 def test_drop_every_other_frame_and_restore(tmp_path, sample_frames, model):

@@ -13,7 +13,7 @@ from fluidframes.errors import CancelledError
 from fluidframes.metrics import psnr
 from fluidframes.pipeline import interpolate_video
 
-pytestmark = needs_ffmpeg
+pytestmark = [needs_ffmpeg, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

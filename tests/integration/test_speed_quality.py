@@ -12,6 +12,8 @@ import pytest
 
 from fluidframes.metrics import psnr
 
+pytestmark = pytest.mark.slow
+
 # (clip, first frame, triplets, stride): 720p motion and small fast motion
 TRIPLETS = {"bigbuckbunny": (20, 1, 40), "bikes": (0, 2, 30)}
 PATHS = [("torch", "fp32", 0.05), ("torch", "bf16", 0.2)]

@@ -7,6 +7,7 @@ from fractions import Fraction
 
 import av
 import numpy as np
+import pytest
 from _media import (
     audio_stream,
     ffmpeg,
@@ -21,7 +22,7 @@ from PIL import Image
 from fluidframes.cli import main
 from fluidframes.pipeline import interpolate_video
 
-pytestmark = needs_ffmpeg
+pytestmark = [needs_ffmpeg, pytest.mark.slow]
 
 
 def test_rgba_png_folder_keeps_alpha(tmp_path, model_file):

@@ -80,6 +80,7 @@ def _check_streams(out: Path, frames: int, fps: Fraction):
         ("ntsc", {"multi": 2}, 120, Fraction(60000, 1001)),
     ],
 )
+@pytest.mark.slow
 def test_frame_counts_rates_and_audio(tmp_path, clips, model_file, clip, opts, frames, fps):
     out = tmp_path / "out.mp4"
     s = interpolate_video(clips[clip], out, model_file=model_file, **opts)
@@ -90,6 +91,7 @@ def test_frame_counts_rates_and_audio(tmp_path, clips, model_file, clip, opts, f
     assert not list(tmp_path.glob(".*"))  # no temporary leftovers
 
 
+@pytest.mark.slow
 def test_audio_is_a_packet_copy(tmp_path, clips, model_file):
     out = tmp_path / "out.mkv"
     interpolate_video(clips["25"], out, model_file=model_file, multi=2)
@@ -97,6 +99,7 @@ def test_audio_is_a_packet_copy(tmp_path, clips, model_file):
 
 
 @pytest.mark.parametrize("opts", [{"multi": 2}, {"fps": "60"}, {"multi": 3}])
+@pytest.mark.slow
 def test_beep_stays_on_its_frame(tmp_path, clips, model_file, opts):
     src = clips["24"]
     idx, flash_t = brightest_frame(src)
@@ -111,6 +114,7 @@ def test_beep_stays_on_its_frame(tmp_path, clips, model_file, opts):
     assert abs(out_offset - in_offset) <= 1 / float(out_rate)
 
 
+@pytest.mark.slow
 def test_slowmo_stretches_audio(tmp_path, clips, model_file):
     out = tmp_path / "slow.mp4"
     s = interpolate_video(clips["24"], out, model_file=model_file, multi=4, slowmo=True)
@@ -173,6 +177,7 @@ def _rotation(p: dict) -> int | None:
     return int(tag) if tag is not None else None
 
 
+@pytest.mark.slow
 def test_odd_size(tmp_path, model_file):
     src = make_clip(tmp_path / "odd.mkv", size="128x96", seconds=0.5, audio=False,
                     vf="scale=97:65", extra=("-pix_fmt", "yuv444p"))
@@ -188,6 +193,7 @@ def test_odd_size(tmp_path, model_file):
     assert (v["width"], v["height"]) in ((97, 65), (98, 66))
 
 
+@pytest.mark.slow
 def test_no_blended_frame_at_a_scene_cut(tmp_path, model_file):
     a = tmp_path / "a.mp4"
     b = tmp_path / "b.mp4"
@@ -216,6 +222,7 @@ def test_no_blended_frame_at_a_scene_cut(tmp_path, model_file):
     assert s2.scene_cuts == 0
 
 
+@pytest.mark.slow
 def test_dedup_retimes_duplicates(tmp_path, model_file):
     src = tmp_path / "twos.mkv"
     images = [np.zeros((48, 64, 3), np.uint8) for _ in range(24)]
@@ -274,6 +281,7 @@ def test_unwritable_destination(tmp_path, clips, model_file, capsys):
     assert blocker.read_text() == "x"
 
 
+@pytest.mark.slow
 def test_existing_output_needs_overwrite(tmp_path, clips, model_file, capsys):
     out = tmp_path / "o.mp4"
     out.write_bytes(b"keep me")
@@ -285,6 +293,7 @@ def test_existing_output_needs_overwrite(tmp_path, clips, model_file, capsys):
     assert rc == 0 and out.stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_default_output_name(tmp_path, clips, model_file):
     src = tmp_path / "clip.mp4"
     shutil.copy(clips["24"], src)
@@ -323,6 +332,7 @@ def _bar_count(err: bytes) -> int:
     return int(counts[-1][0]) if counts else 0
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_nothing(tmp_path, model_file):
     src = make_clip(tmp_path / "long.mp4", size="320x192", seconds=20, audio=True)
     out = tmp_path / "out" / "result.mp4"
@@ -369,6 +379,7 @@ def test_ctrl_c_leaves_nothing(tmp_path, model_file):
     assert src.stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_output_into_new_folders(tmp_path, clips, model_file):
     out = tmp_path / "new" / "deeper" / "o.mp4"
     s = interpolate_video(clips["25"], out, model_file=model_file, multi=2)
