@@ -2,6 +2,7 @@
 # fluidframes developer entry point.
 #   ./dev.sh demo    create .venv (CPU PyTorch), fetch the default weights, run the demo
 #   ./dev.sh test    create .venv, install test tools, run the whole test suite
+#   ./dev.sh test-fast   the same set-up, then only the fast subset (docs/TESTING.md)
 #   ./dev.sh setup   only create/update .venv
 # GPU users: FLUIDFRAMES_TORCH_SPEC overrides the torch requirement and FLUIDFRAMES_TORCH_ARGS adds
 # pip options for it, e.g. a CUDA build from PyTorch's own package index (see README).
@@ -10,6 +11,8 @@ cd "$(dirname "$0")"
 
 PYTHON=${PYTHON:-python3}
 TORCH_SPEC=${FLUIDFRAMES_TORCH_SPEC:-torch==2.13.0}
+# The development subset (docs/TESTING.md): no real weights, Ray, browser or slow tests.
+FAST_TESTS="not slow and not integration and not distributed and not e2e"
 
 setup() {
     # $1: the extras to install (the demo needs no test tools and no Ray)
@@ -26,10 +29,10 @@ setup() {
 test_tools() {
     # The test suite checks outputs with an independent tool (ffprobe; the product never uses
     # it) and drives the web app in a real headless Chromium (Debian's package; browser
-    # downloads by test tools are never used).
+    # downloads by test tools are never used). $1 = "no-browser": the fast subset has no e2e.
     local missing=()
     command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
-    [ -x /usr/bin/chromium ] || missing+=(chromium)
+    [ "${1:-}" = no-browser ] || [ -x /usr/bin/chromium ] || missing+=(chromium)
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         apt-get update -qq
@@ -54,8 +57,14 @@ case "${1:-demo}" in
         shift || true
         .venv/bin/python -m pytest -q "$@"
         ;;
+    test-fast)
+        setup "server,test,distributed"
+        test_tools no-browser
+        shift || true
+        .venv/bin/python -m pytest -q -m "$FAST_TESTS" "$@"
+        ;;
     *)
-        echo "usage: ./dev.sh [demo|test|setup]" >&2
+        echo "usage: ./dev.sh [demo|test|test-fast|setup]" >&2
         exit 2
         ;;
 esac

@@ -1,4 +1,11 @@
-"""Shared fixtures: tiny random-weight models (unit) and real weights/clips (integration)."""
+"""Shared fixtures (tiny random-weight models) and the markers every test gets by its place.
+
+Markers are applied here, in one place, by folder (a ``pytestmark`` in a conftest.py does
+nothing): tests/integration -> ``integration``, tests/distributed -> ``distributed``,
+tests/server/test_e2e_browser.py -> ``e2e``. ``slow`` and ``gpu`` are set on the tests
+themselves; a ``gpu`` test is skipped, with the reason, where torch sees no CUDA device.
+See docs/TESTING.md.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,30 @@ import torch
 
 from fluidframes.models import registry
 from fluidframes.models.ifnet import IFNet
+
+_TESTS = Path(__file__).parent
+_BY_PLACE = {  # a path under tests/ (a folder or a file) -> the marker its tests get
+    "integration": "integration",
+    "distributed": "distributed",
+    "server/test_e2e_browser.py": "e2e",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    no_cuda = None
+    for item in items:
+        if item.path.is_relative_to(_TESTS):
+            rel = item.path.relative_to(_TESTS).as_posix()
+            for place, marker in _BY_PLACE.items():
+                if rel == place or rel.startswith(place + "/"):
+                    item.add_marker(marker)
+        if item.get_closest_marker("gpu") is not None:
+            if no_cuda is None:
+                no_cuda = not torch.cuda.is_available()
+            if no_cuda:
+                item.add_marker(pytest.mark.skip(
+                    reason="gpu test: torch.cuda.is_available() is False on this machine"))
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,6 @@ from PIL import Image
 from fluidframes.errors import CancelledError
 from fluidframes.pipeline import interpolate_video
 
-pytestmark = pytest.mark.distributed
-
 OPTS = {"multi": 2, "segment_seconds": 0.5}
 SLOW = {"multi": 4, "segment_seconds": 1.0}  # longer segments: room to kill a worker mid-way
 
@@ -72,7 +70,7 @@ def test_batch_of_three_files_and_a_broken_one(ray_cluster, model_file, tmp_path
     folder = tmp_path / "in"
     folder.mkdir()
     for i in range(3):
-        make_clip(folder / f"clip{i}.mp4", seconds=1.5, tone=300 + 100 * i)
+        make_clip(folder / f"clip{i}.mp4", seconds=1.5, tone=300 + 100 * i, gop=12, crf=14)
     (folder / "broken.mp4").write_bytes(b"not a video")
     out = tmp_path / "out"
     rc = main(["interpolate", str(folder), "-o", str(out), "--multi", "2", "--workers", "2",

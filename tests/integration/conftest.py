@@ -8,8 +8,6 @@ import pytest
 
 from fluidframes.samples import sample_path
 
-pytestmark = pytest.mark.integration
-
 _interps: dict = {}
 
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 
 import pytest
 import torch
-from synth import make_clip
+from _media import make_clip, needs_ffmpeg
 
 from fluidframes.pipeline import interpolate_video
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")]
+pytestmark = [needs_ffmpeg, pytest.mark.slow]
 
 
 def rss_mb() -> float:

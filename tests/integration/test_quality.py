@@ -9,7 +9,7 @@ from plain_rife import rife425
 from fluidframes.metrics import blend, psnr, ssim
 from fluidframes.models import loader, registry, weights
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.slow
 
 # (clip, first frame, triplets, stride): frames i, i+2 predict i+1.
 CLIPS = {"bikes": (0, 6, 12), "bigbuckbunny": (20, 4, 20), "carphone": (0, 6, 18)}

@@ -9,7 +9,7 @@ from PIL import Image
 from fluidframes.metrics import blend, psnr, ssim
 from fluidframes.pipeline import interpolate_video
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("model", ["rife-4.25", "rife-4.6"])

@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 
 import numpy as np
 import pytest
+from _media import frames_of, make_clip, needs_ffmpeg
 from PIL import Image
-from synth import ffmpeg, frames_of
 
 from fluidframes.errors import CancelledError
 from fluidframes.metrics import psnr
 from fluidframes.pipeline import interpolate_video
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")]
+pytestmark = [needs_ffmpeg, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def gop12(tmp_path_factory):
-    path = tmp_path_factory.mktemp("clip") / "g12.mp4"
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=96x64:rate=24:duration=2", "-f", "lavfi", "-i",
-           "sine=frequency=440:sample_rate=48000:duration=2", "-c:v", "libx264", "-g", "12",
-           "-c:a", "aac", str(path))
-    return path
+    return make_clip(tmp_path_factory.mktemp("clip") / "g12.mp4", size="96x64", gop=12)
 
 
 def _pngs(folder):

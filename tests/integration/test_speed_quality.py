@@ -12,7 +12,7 @@ import pytest
 
 from fluidframes.metrics import psnr
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.slow
 
 # (clip, first frame, triplets, stride): 720p motion and small fast motion
 TRIPLETS = {"bigbuckbunny": (20, 1, 40), "bikes": (0, 2, 30)}

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from fractions import Fraction
 
 import av
 import numpy as np
 import pytest
+from _media import (
+    audio_stream,
+    ffmpeg,
+    ffprobe,
+    make_clip,
+    needs_ffmpeg,
+    subtitle_text,
+    video_stream,
+)
 from PIL import Image
-from synth import audio_stream, ffmpeg, ffprobe, make_clip, video_stream
 
 from fluidframes.cli import main
 from fluidframes.pipeline import interpolate_video
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(shutil.which("ffprobe") is None, reason="needs ffprobe")]
+pytestmark = [needs_ffmpeg, pytest.mark.slow]
 
 
 def test_rgba_png_folder_keeps_alpha(tmp_path, model_file):
@@ -86,15 +91,12 @@ def test_subtitles_and_chapters_carried(tmp_path, model_file):
     assert kinds.count("subtitle") == 1 and audio_stream(p) is not None
     sub = next(st for st in p["streams"] if st["codec_type"] == "subtitle")
     assert sub["codec_name"] == "mov_text"
-    text = subprocess.run(["ffmpeg", "-v", "error", "-i", str(out), "-map", "0:s:0", "-f", "srt", "-"],
-                          capture_output=True, text=True, check=True).stdout
+    text = subtitle_text(out)
     # subtitle times stay relative to the picture: the source video starts a little after 0
     vstart = float(video_stream(ffprobe(full))["start_time"])
     ms = round((0.5 - vstart) * 1000)
     assert "Hello there" in text and f"00:00:00,{ms:03d}" in text
-    chapters = json.loads(subprocess.run(["ffprobe", "-v", "error", "-show_chapters", "-of", "json",
-                                          str(out)], capture_output=True, text=True).stdout)["chapters"]
-    assert [c["tags"]["title"] for c in chapters] == ["One", "Two"]
+    assert [c["tags"]["title"] for c in p["chapters"]] == ["One", "Two"]
     assert s.subtitles_dropped == []
 
 

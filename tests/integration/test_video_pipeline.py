@@ -7,24 +7,30 @@ picture quality (tests/integration/test_quality.py and test_real_video.py do tha
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
-from synth import (
+from _media import (
     audio_stream,
     beep_onset,
     brightest_frame,
+    encode_frames,
     ffmpeg,
     ffprobe,
     frames_of,
+    lavfi_testsrc,
     make_clip,
+    needs_ffmpeg,
+    packets,
     rate,
     video_stream,
 )
@@ -34,8 +40,7 @@ from fluidframes.errors import InputError
 from fluidframes.metrics import psnr
 from fluidframes.pipeline import interpolate_video
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(shutil.which("ffprobe") is None, reason="needs ffprobe")]
+pytestmark = needs_ffmpeg
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +54,7 @@ def clips(tmp_path_factory):
 
 
 def _check_streams(out: Path, frames: int, fps: Fraction):
-    p = ffprobe(out)
+    p = ffprobe(out, count_frames=True)
     v, a = video_stream(p), audio_stream(p)
     assert int(v["nb_read_frames"]) == frames
     assert rate(v) == fps
@@ -75,6 +80,7 @@ def _check_streams(out: Path, frames: int, fps: Fraction):
         ("ntsc", {"multi": 2}, 120, Fraction(60000, 1001)),
     ],
 )
+@pytest.mark.slow
 def test_frame_counts_rates_and_audio(tmp_path, clips, model_file, clip, opts, frames, fps):
     out = tmp_path / "out.mp4"
     s = interpolate_video(clips[clip], out, model_file=model_file, **opts)
@@ -85,19 +91,15 @@ def test_frame_counts_rates_and_audio(tmp_path, clips, model_file, clip, opts, f
     assert not list(tmp_path.glob(".*"))  # no temporary leftovers
 
 
+@pytest.mark.slow
 def test_audio_is_a_packet_copy(tmp_path, clips, model_file):
     out = tmp_path / "out.mkv"
     interpolate_video(clips["25"], out, model_file=model_file, multi=2)
-    import av
-
-    def packets(path):
-        with av.open(str(path)) as c:
-            return [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
-
-    assert packets(out) == packets(clips["25"])
+    assert packets(out) and packets(out) == packets(clips["25"])
 
 
 @pytest.mark.parametrize("opts", [{"multi": 2}, {"fps": "60"}, {"multi": 3}])
+@pytest.mark.slow
 def test_beep_stays_on_its_frame(tmp_path, clips, model_file, opts):
     src = clips["24"]
     idx, flash_t = brightest_frame(src)
@@ -112,6 +114,7 @@ def test_beep_stays_on_its_frame(tmp_path, clips, model_file, opts):
     assert abs(out_offset - in_offset) <= 1 / float(out_rate)
 
 
+@pytest.mark.slow
 def test_slowmo_stretches_audio(tmp_path, clips, model_file):
     out = tmp_path / "slow.mp4"
     s = interpolate_video(clips["24"], out, model_file=model_file, multi=4, slowmo=True)
@@ -129,22 +132,12 @@ def test_slowmo_stretches_audio(tmp_path, clips, model_file):
 
 
 def test_vfr_input_gives_cfr_output_at_the_right_times(tmp_path, model_file):
-    import av
-
     src = tmp_path / "vfr.mkv"
     # grey level = source frame number; irregular gaps of 20/40/60 ms
     pts_ms = [0, 40, 60, 120, 160, 180, 240, 300, 320, 360, 400, 460]
-    with av.open(str(src), "w") as c:
-        st = c.add_stream("libx264", rate=50)
-        st.width, st.height, st.pix_fmt = 64, 48, "yuv444p"
-        st.options = {"crf": "0"}
-        st.codec_context.time_base = Fraction(1, 1000)
-        for n, ms in enumerate(pts_ms):
-            img = np.full((48, 64, 3), 20 + 18 * n, np.uint8)
-            f = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv444p")
-            f.pts, f.time_base = ms, Fraction(1, 1000)
-            c.mux(st.encode(f))
-        c.mux(st.encode(None))
+    images = [np.full((48, 64, 3), 20 + 18 * n, np.uint8) for n in range(len(pts_ms))]
+    encode_frames(src, images, pix_fmt="yuv444p", rate=50, pts=pts_ms,
+                  time_base=Fraction(1, 1000), options={"crf": "0"})
     out = tmp_path / "frames"
     s = interpolate_video(src, out, model_file=model_file, fps="50", png=True,
                           scene_detect=False)
@@ -161,18 +154,11 @@ def test_vfr_input_gives_cfr_output_at_the_right_times(tmp_path, model_file):
 
 
 def test_rotation_kept(tmp_path, model_file):
-    import av
-
     src = tmp_path / "rot.mp4"
-    with av.open(str(src), "w") as c:
-        st = c.add_stream("libx264", rate=24)
-        st.width, st.height, st.pix_fmt = 64, 48, "yuv420p"
-        st.set_display_rotation(90)
-        for n in range(6):
-            img = np.zeros((48, 64, 3), np.uint8)
-            img[:, 8 * n : 8 * n + 8] = 200
-            c.mux(st.encode(av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")))
-        c.mux(st.encode(None))
+    images = [np.zeros((48, 64, 3), np.uint8) for _ in range(6)]
+    for n, img in enumerate(images):
+        img[:, 8 * n : 8 * n + 8] = 200
+    encode_frames(src, images, rotation=90)
     rot_in = _rotation(ffprobe(src))
     assert rot_in in (90, -90, 270)
     out = tmp_path / "out.mp4"
@@ -191,6 +177,7 @@ def _rotation(p: dict) -> int | None:
     return int(tag) if tag is not None else None
 
 
+@pytest.mark.slow
 def test_odd_size(tmp_path, model_file):
     src = make_clip(tmp_path / "odd.mkv", size="128x96", seconds=0.5, audio=False,
                     vf="scale=97:65", extra=("-pix_fmt", "yuv444p"))
@@ -206,10 +193,11 @@ def test_odd_size(tmp_path, model_file):
     assert (v["width"], v["height"]) in ((97, 65), (98, 66))
 
 
+@pytest.mark.slow
 def test_no_blended_frame_at_a_scene_cut(tmp_path, model_file):
     a = tmp_path / "a.mp4"
     b = tmp_path / "b.mp4"
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=128x96:rate=24:duration=0.5", "-pix_fmt",
+    ffmpeg(*lavfi_testsrc("128x96", 24, 0.5), "-pix_fmt",
            "yuv444p", "-c:v", "libx264", "-crf", "0", str(a))
     ffmpeg("-f", "lavfi", "-i", "mandelbrot=size=128x96:rate=24", "-t", "0.5", "-pix_fmt",
            "yuv444p", "-c:v", "libx264", "-crf", "0", str(b))
@@ -234,20 +222,14 @@ def test_no_blended_frame_at_a_scene_cut(tmp_path, model_file):
     assert s2.scene_cuts == 0
 
 
+@pytest.mark.slow
 def test_dedup_retimes_duplicates(tmp_path, model_file):
-    import av
-
     src = tmp_path / "twos.mkv"
-    with av.open(str(src), "w") as c:
-        st = c.add_stream("libx264", rate=24)
-        st.width, st.height, st.pix_fmt = 64, 48, "yuv444p"
-        st.options = {"crf": "0"}
-        for n in range(24):
-            img = np.zeros((48, 64, 3), np.uint8)
-            x = 4 * (n // 2)  # animation on twos: every drawing held for two frames
-            img[10:30, x : x + 8] = 255
-            c.mux(st.encode(av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv444p")))
-        c.mux(st.encode(None))
+    images = [np.zeros((48, 64, 3), np.uint8) for _ in range(24)]
+    for n, img in enumerate(images):
+        x = 4 * (n // 2)  # animation on twos: every drawing held for two frames
+        img[10:30, x : x + 8] = 255
+    encode_frames(src, images, pix_fmt="yuv444p", options={"crf": "0"})
     s = interpolate_video(src, tmp_path / "o.mkv", model_file=model_file, multi=2, dedup=True)
     assert s.duplicates_dropped == 12
     assert s.frames_out == 48  # duration kept
@@ -268,7 +250,7 @@ def test_bad_inputs_one_line_errors(tmp_path, clips, model_file, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
     one = tmp_path / "one.mp4"
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=24", "-frames:v", "1", str(one))
+    ffmpeg(*lavfi_testsrc("64x48", 24), "-frames:v", "1", str(one))
     cases = [
         ([str(txt)], 2),
         ([str(tmp_path / "missing.mp4")], 2),
@@ -299,6 +281,7 @@ def test_unwritable_destination(tmp_path, clips, model_file, capsys):
     assert blocker.read_text() == "x"
 
 
+@pytest.mark.slow
 def test_existing_output_needs_overwrite(tmp_path, clips, model_file, capsys):
     out = tmp_path / "o.mp4"
     out.write_bytes(b"keep me")
@@ -310,6 +293,7 @@ def test_existing_output_needs_overwrite(tmp_path, clips, model_file, capsys):
     assert rc == 0 and out.stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_default_output_name(tmp_path, clips, model_file):
     src = tmp_path / "clip.mp4"
     shutil.copy(clips["24"], src)
@@ -346,25 +330,9 @@ def test_batch_passes_every_option_to_the_model(tmp_path, clips, model_file, cap
 
 
 def test_corrupt_packets_counted(tmp_path, model_file):
-    import av
-
     src = tmp_path / "corrupt.mkv"
-    tb = Fraction(1, 25)
-    with av.open(str(src), "w") as out:
-        st = out.add_stream("mjpeg", rate=25)
-        st.width, st.height, st.pix_fmt = 64, 48, "yuvj420p"
-        st.codec_context.time_base = tb
-        for n in range(12):
-            img = np.full((48, 64, 3), 15 * n, np.uint8)
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuvj420p")
-            frame.pts, frame.time_base = n, tb
-            for packet in st.encode(frame):
-                if n == 5:
-                    bad = av.Packet(b"\x00garbage\xff" * 8)
-                    bad.pts, bad.dts, bad.time_base, bad.stream = n, n, tb, st
-                    packet = bad
-                out.mux(packet)
-        out.mux(st.encode(None))
+    images = [np.full((48, 64, 3), 15 * n, np.uint8) for n in range(12)]
+    encode_frames(src, images, codec="mjpeg", pix_fmt="yuvj420p", rate=25, corrupt=(5,))
     s = interpolate_video(src, tmp_path / "o.mp4", model_file=model_file, multi=2)
     assert s.skipped_packets == 1
     assert s.frames_out == 24  # the gap is interpolated over, duration kept
@@ -372,14 +340,25 @@ def test_corrupt_packets_counted(tmp_path, model_file):
 
 # A terminal's Ctrl-C: the test runner may itself run with SIGINT ignored (a background job of a
 # non-interactive shell), which the child would inherit and honour, so the child restores
-# Python's own handler before it runs the CLI.
-_AS_IN_A_TERMINAL = ("import runpy, signal, sys; "
+# Python's own handler before it runs the CLI. SIGUSR1 makes it print every thread's stack.
+_AS_IN_A_TERMINAL = ("import faulthandler, runpy, signal, sys; "
+                     "faulthandler.register(signal.SIGUSR1, all_threads=True); "
                      "signal.signal(signal.SIGINT, signal.default_int_handler); "
                      "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); "
                      "sys.argv[0] = 'fluidframes'; "
                      "runpy.run_module('fluidframes.cli', run_name='__main__')")
 
 
+_BAR = re.compile(rb"(\d+)/(\d+) \[")  # tqdm's "n/total [elapsed<left, ...]"
+
+
+def _bar_count(err: bytes) -> int:
+    """The last output-frame count the progress bar has shown (0 before it shows)."""
+    counts = _BAR.findall(err)
+    return int(counts[-1][0]) if counts else 0
+
+
+@pytest.mark.slow
 def test_ctrl_c_leaves_nothing(tmp_path, model_file):
     src = make_clip(tmp_path / "long.mp4", size="320x192", seconds=20, audio=True)
     out = tmp_path / "out" / "result.mp4"
@@ -388,19 +367,45 @@ def test_ctrl_c_leaves_nothing(tmp_path, model_file):
     proc = subprocess.Popen(
         [sys.executable, "-c", _AS_IN_A_TERMINAL, "interpolate", str(src), "-o", str(out),
          "--multi", "4", "--model-file", model_file],
-        stderr=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-    time.sleep(6)
-    assert proc.poll() is None, proc.stderr.read().decode()
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    lines = [ln for ln in err.decode().replace("\r", "\n").splitlines()
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env)
+    err = bytearray()
+    mid_run = threading.Event()  # set once frames are being written, or when stderr closes
+
+    def read_stderr() -> None:
+        while chunk := proc.stderr.read1(4096):
+            err.extend(chunk)
+            if _bar_count(bytes(err)) >= 8:  # two source pairs done: the encoder is writing
+                mid_run.set()
+        mid_run.set()
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    try:
+        # Event-driven, not a fixed sleep: however fast or slow the machine, the signal lands
+        # after output frames exist and long before the 1920-frame run could end.
+        assert mid_run.wait(300), "no progress within 300 s"
+        assert proc.poll() is None and _bar_count(bytes(err)) >= 8, bytes(err).decode()[-500:]
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(120)  # the run's own clean-up may wait up to 65 s for its threads
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)  # where it is stuck, for the failure message
+            time.sleep(2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    reader.join(10)
+    text = bytes(err).decode(errors="replace")
+    lines = [ln for ln in text.replace("\r", "\n").splitlines()
              if ln.strip() and "frame/s" not in ln and "%|" not in ln and "frame [" not in ln]
-    assert proc.returncode == 130, err.decode()[-500:]
+    assert proc.returncode == 130, text[-3000:]
     assert lines and "interrupted" in lines[-1] and not any("Traceback" in ln for ln in lines)
     assert list(out.parent.iterdir()) == []
     assert src.stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_output_into_new_folders(tmp_path, clips, model_file):
     out = tmp_path / "new" / "deeper" / "o.mp4"
     s = interpolate_video(clips["25"], out, model_file=model_file, multi=2)

@@ -42,6 +42,7 @@ def test_health_config_openapi(client):
     assert client.get("/static/app.js").status_code == 200
 
 
+@pytest.mark.slow
 def test_full_lifecycle(client, clip, tmp_path):
     job = submit(client, clip, multi=2, format="mp4", crf=23)
     assert job["status"] in ("queued", "running")
@@ -96,6 +97,7 @@ def test_cancel_running_and_queued(client, long_clip, clip):
     assert client.get(f"/api/jobs/{running['id']}/result").status_code == 409
 
 
+@pytest.mark.slow
 def test_restart_keeps_jobs_and_interrupts_running(make_client, clip, tmp_path):
     c1 = make_client()
     finished = submit(c1, clip, multi=2)
@@ -176,6 +178,7 @@ def test_size_limit(make_client, clip):
     assert submit(c, clip)["status"] in ("queued", "running")  # under the limit: accepted
 
 
+@pytest.mark.slow
 def test_filename_never_becomes_a_path(client, clip, tmp_path):
     evil = '../../../../tmp/evil"\r\nX-Injected: 1;.mp4'
     job = submit(client, clip, name=evil, multi=2)

@@ -19,11 +19,8 @@ CHROMIUM = Path(os.environ.get("FLUIDFRAMES_CHROMIUM", "/usr/bin/chromium"))
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason=f"no Chromium at {CHROMIUM} (Debian: apt-get install -y chromium)"),
-]
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (Debian: apt-get install -y chromium)")
 
 
 def _free_port() -> int:

@@ -88,6 +88,7 @@ def test_scale_changes_padding_and_still_works(random_models, rng):
         Interpolator(model_file="unused.pkl", scale=3)
 
 
+@pytest.mark.slow
 def test_model_file_detected_and_loaded(tmp_path, random_models, rng):
     import torch
 

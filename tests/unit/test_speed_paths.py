@@ -104,6 +104,7 @@ def test_backend_choice_and_errors(random_models):
         Interpolator.from_module(net, family, scale=2.0, backend="torch")
 
 
+@pytest.mark.slow
 def test_bench_command_smoke(tmp_path, random_models, capsys):
     from fluidframes.cli import main
 

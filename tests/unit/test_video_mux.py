@@ -5,14 +5,21 @@ Durations and starts are checked with ffprobe, independently of the library.
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import pytest
+from _media import (
+    ffmpeg,
+    ffprobe,
+    lavfi_sine,
+    lavfi_testsrc,
+    needs_ffmpeg,
+    packets,
+    streams,
+    subtitle_text,
+)
 
 from fluidframes.errors import InputError, MediaError
 from fluidframes.video import mux as mux_module
@@ -20,38 +27,15 @@ from fluidframes.video import probe, read_frames
 from fluidframes.video.mux import atempo_chain, finalize
 from fluidframes.video.writer import EncodeOptions, VideoWriter
 
-pytestmark = pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffmpeg CLI missing")
+pytestmark = needs_ffmpeg
 
 RATE = 24
-
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
-
-
-def ffprobe(path: Path) -> dict:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format",
-         "-show_chapters", str(path)], check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
-
-
-def streams(path: Path, kind: str) -> list[dict]:
-    return [s for s in ffprobe(path)["streams"] if s["codec_type"] == kind]
-
-
-def packets(path: Path, kind: str) -> list[tuple[int, bytes]]:
-    with av.open(str(path)) as c:
-        st = getattr(c.streams, kind)[0]
-        return [(p.size, bytes(p)) for p in c.demux(st) if p.size]
 
 
 def make_source(tmp: Path, name: str = "src.mp4", seconds: float = 1.0, audio_delay: float = 0,
                 subs: bool = False, chapters: bool = False, acodec: str = "aac") -> Path:
     src = tmp / name
-    args = ["-f", "lavfi", "-i", f"testsrc2=size=64x48:rate={RATE}",
-            "-f", "lavfi", "-itsoffset", str(audio_delay), "-i",
-            "sine=frequency=440:sample_rate=48000"]
+    args = [*lavfi_testsrc("64x48", RATE), "-itsoffset", str(audio_delay), *lavfi_sine()]
     maps = ["-map", "0:v", "-map", "1:a"]
     if subs:
         srt = tmp / "s.srt"
@@ -164,8 +148,7 @@ def test_subtitles_and_chapters_carried_into_mp4(tmp_path: Path) -> None:
     subs = streams(dst, "subtitle")
     assert [s["codec_name"] for s in subs] == ["mov_text"]
     assert subs[0]["tags"].get("language") == "eng"
-    text = subprocess.run(["ffmpeg", "-v", "error", "-i", str(dst), "-map", "0:s:0", "-f", "srt",
-                           "-"], capture_output=True, text=True, check=True).stdout
+    text = subtitle_text(dst)
     assert "Hello world" in text and "Second line" in text
     assert report.subtitle_streams == 1 and report.subtitles_dropped == []
     titles = [c["tags"]["title"] for c in ffprobe(dst)["chapters"]]

@@ -2,49 +2,29 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+from _media import encode_frames, ffmpeg, lavfi_testsrc, needs_ffmpeg
 from PIL import Image
 
 from fluidframes.errors import MediaInputError
 from fluidframes.video import probe, read_frames
 from fluidframes.video.reader import to_rgb_array
 
-needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg CLI missing")
 
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
-
-
-def _write_pyav(path: Path, frames_pts: list[int], time_base: Fraction, rate: Fraction,
-                pix_fmt: str = "yuv420p", codec: str = "libx264", size=(64, 48)) -> None:
-    """Encode grey ramps with explicit pts (lets us build VFR files)."""
-    with av.open(str(path), "w") as out:
-        st = out.add_stream(codec, rate=rate)
-        st.width, st.height = size
-        st.pix_fmt = pix_fmt
-        st.codec_context.time_base = time_base
-        st.time_base = time_base
-        for n, pts in enumerate(frames_pts):
-            img = np.full((size[1], size[0], 3), (60 + n * 20) % 256, np.uint8)
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format=pix_fmt)
-            frame.pts = pts
-            frame.time_base = time_base
-            out.mux(st.encode(frame))
-        out.mux(st.encode(None))
+def _grey_ramp(count: int, size=(64, 48)) -> list[np.ndarray]:
+    """``count`` flat grey frames, each a different level."""
+    return [np.full((size[1], size[0], 3), (60 + n * 20) % 256, np.uint8) for n in range(count)]
 
 
 @needs_ffmpeg
 def test_cfr_frames_and_pts_are_exact(tmp_path: Path) -> None:
     src = tmp_path / "cfr.mp4"
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=96x64:rate=24000/1001", "-frames:v", "12",
+    ffmpeg(*lavfi_testsrc("96x64", "24000/1001"), "-frames:v", "12",
            "-c:v", "libx264", "-pix_fmt", "yuv420p", str(src))
     info = probe(src)
     assert (info.width, info.height) == (96, 64)
@@ -59,7 +39,7 @@ def test_cfr_frames_and_pts_are_exact(tmp_path: Path) -> None:
 def test_vfr_uses_each_frames_own_timestamp(tmp_path: Path) -> None:
     src = tmp_path / "vfr.mkv"
     pts_ms = [0, 40, 120, 130, 250, 260, 400]
-    _write_pyav(src, pts_ms, Fraction(1, 1000), Fraction(25))
+    encode_frames(src, _grey_ramp(len(pts_ms)), pts=pts_ms, time_base=Fraction(1, 1000), rate=25)
     info = probe(src)
     assert info.vfr
     got = [f.pts for f in read_frames(info)]
@@ -69,7 +49,7 @@ def test_vfr_uses_each_frames_own_timestamp(tmp_path: Path) -> None:
 def test_cfr_mkv_is_not_flagged_vfr(tmp_path: Path) -> None:
     # 24 fps in a 1 ms time base gives 41/42 ms steps: still constant rate.
     src = tmp_path / "cfr.mkv"
-    _write_pyav(src, list(range(30)), Fraction(1, 24), Fraction(24))
+    encode_frames(src, _grey_ramp(30), time_base=Fraction(1, 24), rate=24)
     assert not probe(src).vfr
 
 
@@ -131,7 +111,7 @@ def test_matrix_follows_tags_and_hd_default() -> None:
 
 def test_ten_bit_source_gives_uint16(tmp_path: Path) -> None:
     src = tmp_path / "ten.mkv"
-    _write_pyav(src, list(range(3)), Fraction(1, 25), Fraction(25), pix_fmt="yuv420p10le")
+    encode_frames(src, _grey_ramp(3), time_base=Fraction(1, 25), rate=25, pix_fmt="yuv420p10le")
     info = probe(src)
     assert info.bit_depth == 10 and info.pix_fmt == "yuv420p10le"
     img = next(iter(read_frames(info))).image
@@ -199,22 +179,8 @@ def test_bad_inputs_raise_media_input_error(tmp_path: Path, kind: str) -> None:
 
 def test_corrupt_packets_are_skipped_and_reported(tmp_path: Path) -> None:
     src = tmp_path / "clip.mkv"
-    tb = Fraction(1, 25)
-    with av.open(str(src), "w") as out:
-        st = out.add_stream("mjpeg", rate=25)
-        st.width, st.height, st.pix_fmt = 32, 32, "yuvj420p"
-        st.codec_context.time_base = tb
-        for n in range(10):
-            img = np.full((32, 32, 3), 20 * n, np.uint8)
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuvj420p")
-            frame.pts, frame.time_base = n, tb
-            for packet in st.encode(frame):
-                if n in (3, 6):  # replace the payload with garbage, keep the timestamps
-                    bad = av.Packet(b"\x00garbage, not a jpeg\xff" * 8)
-                    bad.pts, bad.dts, bad.time_base, bad.stream = n, n, tb, st
-                    packet = bad
-                out.mux(packet)
-        out.mux(st.encode(None))
+    images = [np.full((32, 32, 3), 20 * n, np.uint8) for n in range(10)]
+    encode_frames(src, images, codec="mjpeg", pix_fmt="yuvj420p", rate=25, corrupt=(3, 6))
     messages: list[str] = []
     frames = list(read_frames(probe(src), on_corrupt=messages.append))
     assert len(messages) == 2

@@ -2,39 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import shutil
-import subprocess
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
+from _media import (
+    encode_frames,
+    ffmpeg,
+    ffprobe,
+    lavfi_testsrc,
+    needs_ffmpeg,
+    packet_times,
+    video_stream,
+)
 
 from fluidframes.errors import InputError
 from fluidframes.video import probe, read_frames
 from fluidframes.video.mux import finalize
 from fluidframes.video.writer import EncodeOptions, VideoWriter, output_kind
-
-needs_ffmpeg = pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffmpeg CLI missing")
-
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
-
-
-def ffprobe(path: Path, *extra: str) -> dict:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format",
-         *extra, str(path)], check=True, capture_output=True, text=True,
-    ).stdout
-    return json.loads(out)
-
-
-def video_stream(path: Path) -> dict:
-    return next(s for s in ffprobe(path)["streams"] if s["codec_type"] == "video")
 
 
 def gradient(h: int, w: int, n: int = 0, alpha: bool = False) -> np.ndarray:
@@ -100,35 +87,32 @@ def test_abort_leaves_no_files(tmp_path: Path) -> None:
 @needs_ffmpeg
 def test_cfr_output_timestamps_are_exact(tmp_path: Path) -> None:
     dst = write_clip(tmp_path / "o.mkv", 32, 32, n=10, rate=Fraction(30000, 1001))
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=pts_time",
-         "-of", "csv=p=0", str(dst)], capture_output=True, text=True, check=True).stdout
-    pts = sorted(float(x) for x in out.split())
+    pts = sorted(packet_times(dst))
     assert len(pts) == 10
     # mkv stores milliseconds: every frame within half a tick of n*1001/30000.
     assert all(abs(p - n * 1001 / 30000) <= 0.0005 for n, p in enumerate(pts))
-    st = video_stream(dst)
+    st = video_stream(ffprobe(dst))
     assert st["r_frame_rate"] == "30000/1001"
 
 
 @needs_ffmpeg
 def test_odd_size_pads_for_420_and_keeps_exact_size_elsewhere(tmp_path: Path) -> None:
     mp4 = write_clip(tmp_path / "o.mp4", 97, 65)
-    st = video_stream(mp4)
+    st = video_stream(ffprobe(mp4))
     assert (st["width"], st["height"], st["pix_fmt"]) == (98, 66, "yuv420p")
     frame = next(iter(read_frames(probe(mp4))))
     # the padding repeats the edge: last column ~ the one before it (not black)
     assert np.abs(frame.image[:, 97].astype(int) - frame.image[:, 96].astype(int)).mean() < 6
     for name, opts in (("o444.mkv", EncodeOptions(pix_fmt="yuv444p")),
                        ("o.webm", EncodeOptions())):
-        st = video_stream(write_clip(tmp_path / name, 97, 65, opts=opts))
+        st = video_stream(ffprobe(write_clip(tmp_path / name, 97, 65, opts=opts)))
         assert (st["width"], st["height"]) == (97, 65)
 
 
 @needs_ffmpeg
 def test_colour_metadata_and_sar_round_trip(tmp_path: Path) -> None:
     src = tmp_path / "src.mkv"
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25", "-frames:v", "5",
+    ffmpeg(*lavfi_testsrc("64x48", 25), "-frames:v", "5",
            "-vf", "setsar=4/3,scale=out_color_matrix=bt470bg:out_range=pc",
            "-c:v", "libx264", "-pix_fmt", "yuv420p", "-color_range", "pc",
            "-colorspace", "bt470bg", "-color_primaries", "bt470bg", "-color_trc", "gamma28",
@@ -142,7 +126,7 @@ def test_colour_metadata_and_sar_round_trip(tmp_path: Path) -> None:
     for img in src_frames:
         writer.write(img)
     finalize(writer.close(), dst, info)
-    a, b = video_stream(src), video_stream(dst)
+    a, b = video_stream(ffprobe(src)), video_stream(ffprobe(dst))
     for key in ("color_range", "color_space", "color_primaries", "color_transfer",
                 "sample_aspect_ratio"):
         assert b.get(key) == a.get(key), key
@@ -157,18 +141,10 @@ def test_colour_metadata_and_sar_round_trip(tmp_path: Path) -> None:
 @needs_ffmpeg
 def test_rotation_display_matrix_round_trips(tmp_path: Path) -> None:
     src = tmp_path / "rot.mp4"
-    with av.open(str(src), "w") as out:
-        st = out.add_stream("libx264", rate=24)
-        st.width, st.height, st.pix_fmt = 64, 48, "yuv420p"
-        st.set_display_rotation(90)
-        for n in range(4):
-            frame = av.VideoFrame.from_ndarray(gradient(48, 64, n), format="rgb24")
-            frame.pts = n
-            out.mux(st.encode(frame.reformat(format="yuv420p")))
-        out.mux(st.encode(None))
+    encode_frames(src, [gradient(48, 64, n) for n in range(4)], rotation=90)
 
     def rotation(path: Path) -> float:
-        side = video_stream(path).get("side_data_list", [])
+        side = video_stream(ffprobe(path)).get("side_data_list", [])
         return next(float(d["rotation"]) for d in side if "rotation" in d)
 
     info = probe(src)
@@ -186,7 +162,7 @@ def test_rotation_display_matrix_round_trips(tmp_path: Path) -> None:
 @needs_ffmpeg
 def test_ten_bit_output(tmp_path: Path) -> None:
     dst = write_clip(tmp_path / "o.mkv", 32, 32, high=True)
-    assert video_stream(dst)["pix_fmt"] == "yuv420p10le"
+    assert video_stream(ffprobe(dst))["pix_fmt"] == "yuv420p10le"
     img = next(iter(read_frames(probe(dst)))).image
     assert img.dtype == np.uint16
 
