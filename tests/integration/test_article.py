@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from synth import audio_stream, ffmpeg, ffprobe, rate, video_stream
+from _media import audio_stream, ffmpeg, ffprobe, rate, video_stream
 
 from fluidframes.cli import main
 from fluidframes.models import registry
@@ -54,7 +54,7 @@ def _run(args: list[str], capsys) -> dict:
 
 
 def _check(path: Path, frames: int, fps: Fraction, width: int, audio: bool = True) -> dict:
-    p = ffprobe(path)
+    p = ffprobe(path, count_frames=True)
     v = video_stream(p)
     assert int(v["nb_read_frames"]) == frames
     assert rate(v) == fps

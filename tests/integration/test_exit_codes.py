@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from synth import make_clip
+from _media import make_clip
 
 pytestmark = pytest.mark.integration
 
