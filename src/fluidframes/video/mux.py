@@ -10,9 +10,13 @@ Decisions
   graph and re-encodes; ``audio='copy'`` cannot keep sync when the duration changes, so it drops
   the audio with a warning; ``'drop'`` drops it. Chapters are re-timed by ``1/tempo``;
   subtitles are only carried at ``tempo == 1`` (others reported in ``subtitles_dropped``).
-* **Sync.** The source video's first frame is output t=0. Audio/subtitle timestamps shift by
-  ``-(source.start + time_offset)``, so the source's A/V offset is kept exactly; audio packets
-  that end before t=0 are dropped (a packet touching t=0, e.g. AAC priming, is kept).
+* **Sync: one start-time rule for every container.** The source video's first frame is output
+  t=0 and the video starts there in mp4, mov, mkv and webm alike. Audio/subtitle timestamps
+  shift by ``-(source.start + time_offset)``, so the source's A/V offset is kept exactly; audio
+  before t=0 is trimmed. mp4/mov keep the packet that straddles t=0 (and AAC priming) and hide
+  its head with an edit list; Matroska/WebM cannot hold times before 0 (beyond a declared codec
+  delay) - its muxer would shift every stream - so there that packet is dropped (copy) or its
+  leading samples are cut (re-encode). See :func:`_place_copy`.
 * **Subtitles never cost the video.** Text tracks are copied where the container takes the codec,
   else converted (mov_text for mp4/mov, webvtt for webm, subrip/ass for mkv); bitmap tracks that
   cannot go in are reported. If muxing fails with subtitles, the mux is redone without them.
@@ -46,6 +50,7 @@ from fluidframes.video.writer import _MUXER, _same_file, _supported, _temp_sibli
 log = logging.getLogger(__name__)
 
 _AUDIO_ENCODER = {"mp4": "aac", "mov": "aac", "mkv": "aac", "webm": "libopus"}
+_EDIT_LIST_KINDS = frozenset({"mp4", "mov"})  # containers that can start a track before t=0
 _ENCODER_FRAME = {"aac": 1024, "libopus": 960}
 _TEXT_SUBS = frozenset({"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text"})
 _SUB_TARGET = {"mp4": "mov_text", "mov": "mov_text", "webm": "webvtt", "mkv": "subrip"}
@@ -74,8 +79,8 @@ class MuxReport:
     video_start: float
     audio_start: float | None
     # audio_start - video_start in the output. Audio before the source's first video frame is
-    # trimmed (whole packets when copying), so a source whose audio starts *earlier* than its
-    # video gives ~0 here (mp4/mov edit lists) or the source offset (mkv/webm shift all streams).
+    # trimmed, so a source whose audio starts *earlier* than its video gives ~0 here (mp4/mov
+    # edit lists, re-encodes) or up to one audio frame (copy into mkv/webm: whole packets).
     av_offset: float | None
     path: Path | None = None
     notes: list[str] = field(default_factory=list)
@@ -251,8 +256,11 @@ class _AudioEncoder:
         for frame in self.in_stream.codec_context.decode(packet if packet.size else None):
             if frame.pts is not None:
                 t = Fraction(frame.pts) * frame.time_base
-                if t + Fraction(frame.samples, frame.sample_rate) < self.shift:
+                if t + Fraction(frame.samples, frame.sample_rate) <= self.shift:
                     continue  # ends before output t=0
+                if t < self.shift:  # straddles t=0: keep the samples from t=0 on
+                    frame = _drop_head(frame, round((self.shift - t) * frame.sample_rate))
+                    t = self.shift
                 if self.next_pts is None:
                     self.next_pts = round((t - self.shift) / self.tempo * self.rate)
                     self.start_pts = self.next_pts
@@ -294,6 +302,20 @@ class _AudioEncoder:
         return frame
 
 
+def _drop_head(frame: Any, samples: int) -> Any:
+    """``frame`` without its first ``samples`` samples (same format, layout and rate)."""
+    arr = frame.to_ndarray()
+    if frame.format.is_planar:
+        arr = arr[:, samples:]
+    else:
+        arr = arr[:, samples * len(frame.layout.channels):]
+    out = av.AudioFrame.from_ndarray(np.ascontiguousarray(arr), format=frame.format.name,
+                                     layout=frame.layout.name)
+    out.sample_rate = frame.sample_rate
+    out.time_base = frame.time_base
+    return out
+
+
 class _SubConverter:
     """Text subtitle re-encoding (e.g. subrip -> mov_text) through the ASS form FFmpeg uses."""
 
@@ -319,6 +341,10 @@ class _SubConverter:
         dur = Fraction(packet.duration or 0) * packet.time_base
         if not dur and subset.end_display_time:
             dur = Fraction(subset.end_display_time, 1000)
+        if start < 0:  # the same rule as copied events: keep only what is shown after t=0
+            if start + dur <= 0:
+                return
+            start, dur = Fraction(0), dur + start
         ms = Fraction(1, 1000)
         texts = [r.ass for r in subset.rects if getattr(r, "ass", None)]
         if not texts:
@@ -333,6 +359,50 @@ class _SubConverter:
         pkt.pts = pkt.dts = pts
         pkt.duration = length
         yield pkt
+
+
+def _allowed_lead(kind: str, stream: Any) -> Fraction | None:
+    """How long before output t=0 a copied audio packet may start (``None``: any time).
+
+    mp4/mov keep such a packet (AAC priming, a frame straddling t=0) and hide its head with an
+    edit list. Matroska/WebM cannot store a time before 0 beyond the codec delay the track
+    declares (CodecDelay): an earlier packet makes the muxer shift *every* stream, which
+    started the video one audio frame (~21 ms) after the audio. There the packet is dropped:
+    the audio that remains keeps its exact place, and starts at most one audio frame late.
+    """
+    if kind in _EDIT_LIST_KINDS:
+        return None
+    cc = stream.codec_context
+    delay, rate = getattr(cc, "delay", 0) or 0, getattr(cc, "sample_rate", 0) or 0
+    return Fraction(delay, rate) if stream.type == "audio" and delay > 0 and rate else Fraction(0)
+
+
+def _place_copy(packet: Any, shift: Fraction, lead: Fraction | None) -> bool:
+    """Move a copied audio/subtitle packet onto the output timeline (t=0 = the source's first
+    video frame); return False when it must be left out.
+
+    The same rule for every container: nothing that ends before t=0 is kept; audio may start
+    before t=0 only by ``lead`` (see :func:`_allowed_lead`); a subtitle that straddles t=0
+    is cut to start at 0.
+    """
+    tb = packet.time_base
+    off = round(shift / tb)
+    first = packet.pts if packet.pts is not None else packet.dts
+    start = Fraction(first - off) * tb
+    end = start + Fraction(packet.duration or 0) * tb
+    if packet.stream.type == "audio":
+        if end < 0 or (start < 0 and lead is not None and -start > lead):
+            return False
+    elif start < 0:
+        if end <= 0:
+            return False
+        packet.duration = int(packet.duration) - (off - first)  # the part after t=0
+        packet.pts = packet.dts = off
+    if packet.pts is not None:
+        packet.pts -= off
+    if packet.dts is not None:
+        packet.dts -= off
+    return True
 
 
 def _set_metadata(out_stream: Any, info: StreamInfo) -> None:
@@ -355,6 +425,7 @@ def _mux(video_tmp: Path, part: Path, kind: str, source: VideoInfo | None, audio
             if key.lower() == "alpha_mode":
                 vs_out.metadata["alpha_mode"] = value
         copies: dict[int, Any] = {}
+        leads: dict[int, Fraction | None] = {}
         encoders: dict[int, _AudioEncoder] = {}
         converters: dict[int, _SubConverter] = {}
         for track in audio + subs:
@@ -362,6 +433,7 @@ def _mux(video_tmp: Path, part: Path, kind: str, source: VideoInfo | None, audio
             if track.mode == "copy":
                 os_ = out.add_stream_from_template(in_stream)
                 copies[track.info.index] = os_
+                leads[track.info.index] = _allowed_lead(kind, in_stream)
             elif track.mode == "convert":
                 conv = _SubConverter(out, in_stream, track.target)
                 converters[track.info.index] = conv
@@ -396,17 +468,9 @@ def _mux(video_tmp: Path, part: Path, kind: str, source: VideoInfo | None, audio
                     for p in converters[idx].feed(packet, shift):
                         yield _ts(p), 1, p
                 elif packet.size and (packet.pts is not None or packet.dts is not None):
-                    tb = packet.time_base
-                    off = round(shift / tb)
-                    end = (packet.pts or packet.dts or 0) + (packet.duration or 0)
-                    if packet.stream.type == "audio" and Fraction(end) * tb < shift:
-                        continue
-                    if packet.pts is not None:
-                        packet.pts -= off
-                    if packet.dts is not None:
-                        packet.dts -= off
-                    packet.stream = copies[idx]
-                    yield _ts(packet), 1, packet
+                    if _place_copy(packet, shift, leads[idx]):
+                        packet.stream = copies[idx]
+                        yield _ts(packet), 1, packet
             for enc in encoders.values():
                 for p in enc.flush():
                     yield _ts(p), 1, p
