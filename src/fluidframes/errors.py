@@ -39,6 +39,11 @@ class MediaInputError(MediaError, InputError):
     exit_code = 2
 
 
+class DamagedInputError(MediaInputError):
+    """The input is truncated or damaged: less can be decoded than the file declares. The run
+    refuses it unless partial output is allowed (``allow_partial``/``--allow-partial``)."""
+
+
 class CancelledError(FluidFramesError):
     """The run was stopped by the user (Ctrl-C, a cancel request)."""
 

@@ -355,6 +355,12 @@ class VideoOptions(_Options):
     ray_address: str | None = option(
         None, "str", "render on an existing Ray cluster (e.g. ray://head:10001 or auto)",
         group="segments", metavar="ADDR")
+    allow_partial: bool = option(
+        False, "bool", "a truncated or damaged input: keep what decodes (default: refuse it, "
+        "exit 2)", group="input", web=True, advanced=True)
+    work_root: str | None = option(
+        None, "path", "folder for the segment work folders kept for --resume (default: the "
+        "user cache's work/; `fluidframes cache` lists them)", group="segments", metavar="DIR")
 
     def _check(self) -> None:
         self.rate_spec()  # multi/exp/fps combinations
@@ -403,7 +409,7 @@ class RunOptions:
         keep_model = {"model_file", "precision", "scale"} if self.model.model_file else {
             "model", "precision", "scale"}
         model = {k: v for k, v in self.model.resolved().to_kwargs().items() if k in keep_model}
-        skip = {"overwrite", "resume", "workers", "ray_address"}
+        skip = {"overwrite", "resume", "workers", "ray_address", "work_root"}
         video = {k: v for k, v in self.video.to_kwargs().items() if k not in skip}
         return {k: str(v) for k, v in {**model, **video}.items()}
 

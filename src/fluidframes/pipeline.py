@@ -66,8 +66,8 @@ def plan_run(src: str | Path, dst: str | Path | None, options: RunOptions, *,
     src = Path(src)
     if not src.exists():
         raise MediaInputError(f"input not found: {src}")
-    info = probe(src, input_fps=o.input_fps)
-    warnings = []
+    info = probe(src, input_fps=o.input_fps, allow_partial=o.allow_partial)
+    warnings = list(info.notes)  # VFR rate used, damage kept with allow_partial
     if info.is_image_sequence and o.input_fps is None:
         warnings.append(f"image folder without --input-fps: assuming {fmt_rate(info.rate)} fps")
         log.warning(warnings[-1])
@@ -87,8 +87,8 @@ def plan_run(src: str | Path, dst: str | Path | None, options: RunOptions, *,
         raise InputError(f"ext {o.ext} disagrees with the output name {dst.name}")
     kind = output_kind(dst, o.png)
     _check_destination(src, dst, kind, o.overwrite)
-    plan_encoding(dst, info.width * (2 if o.montage else 1), info.height, info,
-                  encode_options(o), info.has_alpha, info.bit_depth > 8)
+    warnings += plan_encoding(dst, info.width * (2 if o.montage else 1), info.height, info,
+                              encode_options(o), info.has_alpha, info.bit_depth > 8).notes
     total = (timing_plan(out_rate, tempo, info.rate).count_for(info.duration)
              if info.duration else None)
     check_output_frames(total)
@@ -192,7 +192,8 @@ class _Run:
         ext = "" if p.kind == "png-folder" else p.dst.suffix.lower()
         key = manifest_key(p.info, {**self.opts.output_key(), "out_rate": str(p.out_rate)},
                            self.segments)
-        self.work = work_dir_for(p.dst, key, ext, o.resume)
+        self.work = work_dir_for(p.dst, key, ext, o.resume,
+                                 base=Path(o.work_root) if o.work_root else None)
         return [SegmentJob(p.info, o, p.out_rate, p.tempo, seg, self.work.segment_file(seg),
                            seg.index == len(self.segments) - 1, self.executor.model_label)
                 for seg in self.segments]
@@ -292,6 +293,9 @@ class _Run:
         def total(name: str) -> int:
             return sum(getattr(s, name) for s in stats)
 
+        warnings = list(p.warnings)
+        if total("skipped") and p.info.damage is None:
+            warnings.append(f"partial input: {total('skipped')} damaged part(s) skipped")
         return RunSummary(
             input=str(p.src), output=str(p.dst), model=self.executor.model_label,
             device=self.executor.device, threads=self.executor.threads,
@@ -305,7 +309,8 @@ class _Run:
             speed_fps=frames_out / secs if secs > 0 else 0.0, audio=audio,
             av_sync_error=sync_err, in_sync=in_sync,
             subtitles_dropped=list(getattr(report, "subtitles_dropped", []) or []),
-            segments=len(self.segments), segments_resumed=resumed, warnings=list(p.warnings),
+            segments=len(self.segments), segments_resumed=resumed, warnings=warnings,
+            vfr=p.info.vfr, partial=p.info.damage is not None or total("skipped") > 0,
         )
 
 

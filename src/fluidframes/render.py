@@ -185,7 +185,8 @@ class _SegmentRenderer:
 
         seg = self.job.segment
         start = seg.start if seg.index else None
-        for frame in read_frames(self.info, on_corrupt=corrupt, start=start, stop=seg.stop):
+        for frame in read_frames(self.info, on_corrupt=corrupt, start=start, stop=seg.stop,
+                                 allow_partial=self.opts.allow_partial):
             if not _put(self.frames_q, frame, self.stop):
                 return
         _put(self.frames_q, _END, self.stop)

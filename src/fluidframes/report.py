@@ -62,6 +62,8 @@ class RunSummary:
     segments: int = 1
     segments_resumed: int = 0
     warnings: list[str] = field(default_factory=list)
+    vfr: bool = False  # the input had a variable frame rate (warnings say which rate was used)
+    partial: bool = False  # the input was damaged and allow_partial kept what decodes
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -39,6 +39,17 @@ Rate options (``RateSpec`` -> :func:`output_rate`)
   is ``fps`` if given, else the source rate; ``tempo = 1/N``.  So ``--multi 4 --slowmo`` on
   25 fps input gives 4x the frames at 25 fps (4x longer); ``--slowmo --fps 60`` on 24 fps input
   plays 2x slower at 60 fps.
+
+Variable frame rate sources
+---------------------------
+A VFR stream has no single rate, and what its container states is often a time base in
+disguise (24 and 30 fps parts in one Matroska file give ``r_frame_rate`` 120).  The source rate
+of such a stream is :func:`dominant_rate`: the rate of its most common frame interval, snapped
+by :func:`snap_rate` to a standard rate (24000/1001, 24, 25, 30000/1001, 30, 50, 60, ...) when
+within 0.5 %.  ``--multi N`` then means about N times the frames *on the real timestamps*,
+written at ``N x`` that rate (24 + 30 fps parts, ``--multi 2``: 60 fps, 2 x the clip's length in
+frames, not 240 fps); ``--fps`` overrides it as for any input.  The reader (which measures the
+intervals) records a note saying the input was VFR and which rate it used.
 """
 
 from __future__ import annotations
@@ -58,9 +69,12 @@ __all__ = [
     "RateSpec",
     "Step",
     "TimingPlan",
+    "STANDARD_RATES",
+    "dominant_rate",
     "output_rate",
     "parse_rate",
     "plan_steps",
+    "snap_rate",
 ]
 
 #: Decimal spellings of the NTSC rates (``N * 1000/1001``) that people type; each maps to the
@@ -110,6 +124,56 @@ def parse_rate(text: str | int | Fraction) -> Fraction:
     if rate <= 0:
         raise InputError(f"frame rate must be positive, got {text!r}")
     return rate
+
+
+#: Frame rates real footage uses. A measured rate this close (relative) to one of them is taken
+#: to be that rate exactly: timestamps stored in whole milliseconds cannot say 24 fps any better.
+STANDARD_RATES: tuple[Fraction, ...] = tuple(
+    Fraction(r) for r in ("10", "12", "15", "16", "18", "20", "24000/1001", "24", "25",
+                          "30000/1001", "30", "48000/1001", "48", "50", "60000/1001", "60",
+                          "72", "90", "100", "120000/1001", "120", "144", "240")
+)
+_SNAP = Fraction(1, 200)
+#: Above this a rate is a broken timestamp, not footage (high-speed cameras stop near 1000).
+MAX_PLAUSIBLE_RATE = Fraction(1000)
+
+
+def snap_rate(rate: Fraction, tolerance: Fraction = _SNAP) -> Fraction:
+    """The standard rate within ``tolerance`` (relative) of ``rate``, the nearest one if several;
+    else ``rate`` itself as the nearest fraction with a denominator up to 1001."""
+    rate = Fraction(rate)
+    if rate <= 0:
+        raise InputError(f"frame rate must be positive, got {rate}")
+    near = [r for r in STANDARD_RATES if abs(r - rate) <= r * tolerance]
+    if near:
+        return min(near, key=lambda r: abs(r - rate))
+    snapped = rate.limit_denominator(1001)
+    return snapped if snapped > 0 else rate
+
+
+def dominant_rate(times: Iterable[Fraction | int], tick: Fraction | int = 0) -> Fraction | None:
+    """The frame rate of the most common frame interval of ``times`` (seconds, any order).
+
+    Intervals are grouped when they differ by at most one ``tick`` (the time base, for rounded
+    timestamps) plus 1 %; the largest group wins (ties: the one covering more time) and its mean
+    interval, snapped by :func:`snap_rate`, gives the rate. ``None`` with fewer than two
+    distinct times. Used as the nominal rate of variable-frame-rate sources (module docstring).
+    """
+    ts = sorted({Fraction(t) for t in times})
+    steps = sorted(b - a for a, b in zip(ts, ts[1:]))
+    if not steps:
+        return None
+    tick = abs(Fraction(tick))
+    best: list[Fraction] = []
+    group: list[Fraction] = []
+    for d in steps + [None]:  # type: ignore[list-item]
+        if d is not None and group and d - group[0] <= tick + group[0] / 100:
+            group.append(d)
+            continue
+        if group and (len(group), sum(group)) > (len(best), sum(best)):
+            best = group
+        group = [d] if d is not None else []
+    return snap_rate(len(best) / sum(best))
 
 
 @dataclass(frozen=True)

@@ -333,8 +333,14 @@ def test_corrupt_packets_counted(tmp_path, model_file):
     src = tmp_path / "corrupt.mkv"
     images = [np.full((48, 64, 3), 15 * n, np.uint8) for n in range(12)]
     encode_frames(src, images, codec="mjpeg", pix_fmt="yuvj420p", rate=25, corrupt=(5,))
-    s = interpolate_video(src, tmp_path / "o.mp4", model_file=model_file, multi=2)
-    assert s.skipped_packets == 1
+    from fluidframes.errors import DamagedInputError
+
+    with pytest.raises(DamagedInputError, match="--allow-partial"):  # damage is never silent
+        interpolate_video(src, tmp_path / "o.mp4", model_file=model_file, multi=2)
+    assert not (tmp_path / "o.mp4").exists()
+    s = interpolate_video(src, tmp_path / "o.mp4", model_file=model_file, multi=2,
+                          allow_partial=True)
+    assert s.skipped_packets == 1 and s.partial
     assert s.frames_out == 24  # the gap is interpolated over, duration kept
 
 

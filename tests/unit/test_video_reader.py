@@ -11,7 +11,7 @@ import pytest
 from _media import encode_frames, ffmpeg, lavfi_testsrc, needs_ffmpeg
 from PIL import Image
 
-from fluidframes.errors import MediaInputError
+from fluidframes.errors import DamagedInputError, MediaInputError
 from fluidframes.video import probe, read_frames
 from fluidframes.video.reader import to_rgb_array
 
@@ -141,6 +141,7 @@ def test_sixteen_bit_png_folder(tmp_path: Path) -> None:
     frame = av.VideoFrame.from_ndarray(np.full((8, 8, 3), 40000, np.uint16), format="rgb48le")
     data = b"".join(bytes(p) for p in ctx.encode(frame.reformat(format="rgb48be")))
     (folder / "0001.png").write_bytes(data)
+    (folder / "0002.png").write_bytes(data)  # one image alone is refused: two frames needed
     info = probe(folder)
     assert info.bit_depth == 16 and info.rate == Fraction(30)  # default for image folders
     img = next(iter(read_frames(info))).image
@@ -182,7 +183,9 @@ def test_corrupt_packets_are_skipped_and_reported(tmp_path: Path) -> None:
     images = [np.full((32, 32, 3), 20 * n, np.uint8) for n in range(10)]
     encode_frames(src, images, codec="mjpeg", pix_fmt="yuvj420p", rate=25, corrupt=(3, 6))
     messages: list[str] = []
-    frames = list(read_frames(probe(src), on_corrupt=messages.append))
+    with pytest.raises(DamagedInputError, match="--allow-partial"):  # never silently
+        list(read_frames(probe(src)))
+    frames = list(read_frames(probe(src), on_corrupt=messages.append, allow_partial=True))
     assert len(messages) == 2
     assert [f.pts for f in frames] == [Fraction(n, 25) for n in range(10) if n not in (3, 6)]
     assert [f.index for f in frames] == list(range(8))

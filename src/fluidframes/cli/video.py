@@ -53,11 +53,21 @@ def _print_summary(summary, args: argparse.Namespace) -> int:
         print(summary.line())
         for w in summary.warnings:
             print(f"warning: {w}", file=sys.stderr)
+    _partial_warnings(summary, args)
     if summary.in_sync is False:
         print(f"fluidframes: error: {summary.output}: audio and video are out of sync by "
               f"{summary.av_sync_error * 1000:+.1f} ms (more than one frame)", file=sys.stderr)
         return 1
     return 0
+
+
+def _partial_warnings(summary, args: argparse.Namespace, always: bool = False) -> None:
+    """Damage kept with --allow-partial is never silent: its warnings are printed even with
+    --quiet and --json (which print no other warnings), and for each file of a batch."""
+    if always or args.quiet or args.json:
+        for w in summary.warnings:
+            if w.startswith("partial input"):
+                print(f"warning: {summary.input}: {w}", file=sys.stderr)
 
 
 def run_one(args: argparse.Namespace, src: str, dst: str | None, options: RunOptions) -> int:
@@ -92,6 +102,9 @@ def run_batch(args: argparse.Namespace, inputs: list[Path], options: RunOptions)
     finally:
         close()
     failed = [it for it in items if not it.ok]
+    for it in items:
+        if it.ok:
+            _partial_warnings(it.summary, args, always=True)
     if args.json:
         print(json.dumps([it.to_dict() for it in items], indent=2, default=str))
     else:

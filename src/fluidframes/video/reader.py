@@ -16,8 +16,24 @@ Decisions
   16-bit scale (swscale's rgb48/rgba64), so 10-bit HDR material is not truncated.
 * Images are returned *unrotated* (coded orientation); ``rotation`` carries the display matrix so
   the writer can put the same matrix on the output and players show it the same way.
-* Corrupt packets and frames the decoder flags as corrupt are skipped, ``on_corrupt`` is told
-  once per skipped packet/frame, and decoding goes on. A truncated tail ends the stream cleanly.
+* **The probe reads every packet once** (demux only, no decoding; about a second for ten
+  minutes of 1080p) and takes what it can measure over what the container states: the frame
+  count is the number of video packets (a PNG renamed ``.mp4`` has one frame, like a one-frame
+  mp4, and both are refused: interpolation needs two), and VFR is judged on the whole stream.
+* **Rate.** A constant-rate stream keeps its stated rate. A variable-rate stream (or one whose
+  stated rate is missing or absurd) gets the rate of its most common frame interval, snapped
+  to a standard rate (:func:`fluidframes.timing.dominant_rate`): 24 and 30 fps parts in one
+  Matroska file are not "120 fps" (its time base), and ``--multi 2`` gives 60 fps on the real
+  timestamps. ``VideoInfo.notes`` says so, for the run summary. More than 1000 fps is refused
+  as broken timestamps.
+* **Damage is never silent.** The probe compares what can be read (packets, their times) with
+  what the file declares (frame count, stream/container duration) and notices demux errors;
+  while decoding, an undecodable packet or a frame the decoder flags as corrupt is damage too.
+  By default both raise :class:`DamagedInputError` with one line saying how much can be read
+  and how to keep it. With ``allow_partial=True`` the probe describes the damage
+  (``VideoInfo.damage``, a note, ``duration``/``frame_count`` of the readable part) and the
+  decoder skips what it cannot decode, tells ``on_corrupt`` once per skipped packet/frame, and
+  goes on; a truncated tail ends the stream cleanly.
 """
 
 from __future__ import annotations
@@ -35,7 +51,8 @@ from typing import Any
 import av
 import numpy as np
 
-from fluidframes.errors import MediaInputError
+from fluidframes.errors import DamagedInputError, MediaInputError
+from fluidframes.timing import MAX_PLAUSIBLE_RATE, dominant_rate
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +71,9 @@ _SWS_MATRIX = {
 }
 _UNSPECIFIED = 2  # AVCOL_SPC/PRI/TRC_UNSPECIFIED
 _RANGE_MPEG, _RANGE_JPEG = 1, 2
-_VFR_SCAN_PACKETS = 240
+#: Readable video shorter than declared by more than this (or 3 frames) is damage.
+_SHORT_TOLERANCE = Fraction(1, 4)
+_KEEP_PARTIAL = "--allow-partial keeps the readable part"
 
 
 @dataclass
@@ -112,6 +131,11 @@ class VideoInfo:
     image_files: list[Path] = field(default_factory=list, repr=False)
     stream_index: int = 0
     decoder: str | None = None  # explicit decoder (e.g. libvpx-vp9 for VP9 with alpha)
+    #: What is wrong with a truncated/damaged input that was allowed (``allow_partial``);
+    #: ``None`` when the probe found the file whole.
+    damage: str | None = None
+    #: One-line facts the run should pass on to the user (VFR rate choice, partial input).
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -220,17 +244,24 @@ def _short(exc: BaseException) -> str:
     return text[:200]
 
 
-def probe(path: str | Path, input_fps: Fraction | None = None) -> VideoInfo:
+def probe(path: str | Path, input_fps: Fraction | None = None, *,
+          allow_partial: bool = False) -> VideoInfo:
     """Describe a video file or a folder of numbered images.
 
-    Raises :class:`MediaInputError` with a one-line message for unusable input.
+    Raises :class:`MediaInputError` with a one-line message for unusable input, including
+    input with fewer than two frames, and :class:`DamagedInputError` for a truncated or
+    damaged file unless ``allow_partial`` (then ``VideoInfo.damage`` describes it).
     """
     path = Path(path)
     if not path.exists():
         raise MediaInputError(f"cannot read {path}: no such file or folder")
     if path.is_dir():
-        return _probe_images(path, input_fps)
-    return _probe_file(path, input_fps)
+        info = _probe_images(path, input_fps)
+    else:
+        info = _probe_file(path, input_fps, allow_partial)
+    if info.frame_count is not None and info.frame_count < 2:
+        raise MediaInputError(f"{path} has {info.frame_count} frame(s): need at least two")
+    return info
 
 
 def _probe_images(folder: Path, input_fps: Fraction | None) -> VideoInfo:
@@ -279,7 +310,7 @@ def _decode(ctx: Any, packet: Any) -> list:
     return list(ctx.decode(packet))
 
 
-def _probe_file(path: Path, input_fps: Fraction | None) -> VideoInfo:
+def _probe_file(path: Path, input_fps: Fraction | None, allow_partial: bool) -> VideoInfo:
     with _open(path) as container:
         if not container.streams.video:
             raise MediaInputError(f"no video stream in {path}")
@@ -291,14 +322,23 @@ def _probe_file(path: Path, input_fps: Fraction | None) -> VideoInfo:
         cc = stream.codec_context
         tb = stream.time_base or Fraction(1, 90000)
         start = Fraction(stream.start_time) * tb if stream.start_time is not None else Fraction(0)
-        rate = _nominal_rate(stream, input_fps)
-        duration = _duration(container, stream, start)
-        frame_count = stream.frames or (round(duration * rate) if duration else None)
+        stated_rate = _stated_rate(stream)
+        declared = _declared_length(container, stream, start)
         decoder = None
         if _alpha_mode(stream) and cc.name in ("vp9", "vp8"):
             decoder = "libvpx-vp9" if cc.name == "vp9" else "libvpx"
-        vfr = _looks_vfr(container, stream)
         index = stream.index
+    scan = _scan_file(path, index)
+    times = [Fraction(p) * scan.time_base for p in scan.pts]
+    vfr = _is_vfr(scan.pts)
+    rate, notes = _choose_rate(path, stated_rate, times, scan.time_base, vfr, input_fps)
+    duration = declared.duration
+    damage = _damage(path, scan, declared, rate, start)
+    if damage is not None:
+        if not allow_partial:
+            raise DamagedInputError(f"{damage}; {_KEEP_PARTIAL}")
+        notes.append(f"partial input: {damage}; the output covers that part only")
+        duration = _readable_video(scan, rate, start)
     # Decode the first frame from a fresh open: reliable rotation, format and colour tags.
     with _open(path) as container:
         stream = container.streams[index]
@@ -311,7 +351,7 @@ def _probe_file(path: Path, input_fps: Fraction | None) -> VideoInfo:
         sar = stream.sample_aspect_ratio or cc.sample_aspect_ratio
         info = VideoInfo(
             path=path, width=frame.width, height=frame.height, rate=rate, start=start,
-            duration=duration, frame_count=frame_count, vfr=vfr,
+            duration=duration, frame_count=scan.count, vfr=vfr,
             rotation=_rotation(frame), pix_fmt=frame.format.name, bit_depth=depth,
             has_alpha=alpha,
             color_range=_range(frame.color_range) or _range(cc.color_range),
@@ -321,7 +361,13 @@ def _probe_file(path: Path, input_fps: Fraction | None) -> VideoInfo:
             sample_aspect_ratio=Fraction(sar) if sar and Fraction(sar) > 0 else None,
             codec=cc.name, container=container.format.name, audio=audio,
             subtitles=subtitles, chapters=chapters, stream_index=stream.index, decoder=decoder,
+            damage=damage, notes=notes,
         )
+    if damage is not None:
+        for side in info.audio + info.subtitles:  # what is there of them, not what was declared
+            end = scan.ends.get(side.index)
+            if end is not None and side.duration is not None:
+                side.duration = min(side.duration, max(Fraction(0), end - (side.start or 0)))
     log.debug("probed %s: %s", path, info)
     return info
 
@@ -339,42 +385,164 @@ def _rotation(frame: Any) -> int:
     return round((rot or 0) / 90.0) * 90 % 360
 
 
-def _nominal_rate(stream: Any, input_fps: Fraction | None) -> Fraction:
+def _stated_rate(stream: Any) -> Fraction | None:
+    """The rate the container states, if it is usable (positive, at most 1000 fps)."""
     for candidate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
-        if candidate and 0 < Fraction(candidate) < 1000:
+        if candidate and 0 < Fraction(candidate) <= MAX_PLAUSIBLE_RATE:
             return Fraction(candidate)
-    if input_fps:
-        return Fraction(input_fps)
-    log.warning("no frame rate in stream; assuming %s", DEFAULT_IMAGE_FPS)
-    return DEFAULT_IMAGE_FPS
-
-
-def _duration(container: Any, stream: Any, start: Fraction) -> Fraction | None:
-    if stream.duration:
-        return Fraction(stream.duration) * stream.time_base
-    if container.duration:
-        cstart = Fraction(container.start_time or 0, 1_000_000)
-        return Fraction(container.duration, 1_000_000) - (start - cstart)
     return None
 
 
-def _looks_vfr(container: Any, stream: Any) -> bool:
-    """Best effort: do the first packets' timestamp steps differ by more than one tick + 1 %?"""
-    pts: list[int] = []
-    try:
-        for packet in container.demux(stream):
-            if packet.pts is not None:
-                pts.append(packet.pts)
-            if len(pts) >= _VFR_SCAN_PACKETS:
-                break
-    except av.FFmpegError:
-        pass
-    pts = sorted(set(pts))
-    steps = [b - a for a, b in itertools.pairwise(pts)]
+def _fps(rate: Fraction) -> str:
+    return str(rate.numerator) if rate.denominator == 1 else f"{float(rate):.3f}".rstrip("0")
+
+
+def _choose_rate(path: Path, stated: Fraction | None, times: list[Fraction], tick: Fraction,
+                 vfr: bool, input_fps: Fraction | None) -> tuple[Fraction, list[str]]:
+    """The source's nominal rate and the notes explaining it (module docstring, **Rate**)."""
+    notes: list[str] = []
+    measured = dominant_rate(times, tick)
+    if measured is not None and measured > MAX_PLAUSIBLE_RATE:
+        raise MediaInputError(
+            f"{path.name}: frames are {float(1 / measured) * 1e6:.0f} us apart "
+            f"({_fps(measured)} fps): its timestamps are broken")
+    if vfr and measured is not None:
+        steps = sorted(b - a for a, b in itertools.pairwise(sorted(set(times))))
+        said = f"; the file says {_fps(stated)}" if stated is not None and stated != measured else ""
+        notes.append(
+            f"variable frame rate input (frame intervals of {_fps(1 / steps[-1])} to "
+            f"{_fps(1 / steps[0])} fps{said}): timed on its real timestamps with "
+            f"{_fps(measured)} fps (the most common interval) as the source rate")
+        return measured, notes
+    if stated is not None:
+        return stated, notes
+    if measured is not None:
+        notes.append(f"no usable frame rate in the file: {_fps(measured)} fps measured from "
+                     "its timestamps")
+        return measured, notes
+    if input_fps:
+        return Fraction(input_fps), notes
+    log.warning("no frame rate in stream; assuming %s", DEFAULT_IMAGE_FPS)
+    return DEFAULT_IMAGE_FPS, notes
+
+
+@dataclass
+class _Declared:
+    """What the container says about the video's length (``None``: it does not say)."""
+
+    duration: Fraction | None  # seconds from the video start
+    per_stream: bool  # the duration is the video stream's own (else the whole file's)
+    frames: int | None
+
+
+def _declared_length(container: Any, stream: Any, start: Fraction) -> _Declared:
+    frames = int(stream.frames) if stream.frames else None
+    if stream.duration:
+        return _Declared(Fraction(stream.duration) * stream.time_base, True, frames)
+    if container.duration:
+        cstart = Fraction(container.start_time or 0, 1_000_000)
+        return _Declared(Fraction(container.duration, 1_000_000) - (start - cstart), False,
+                         frames)
+    return _Declared(None, False, frames)
+
+
+def _is_vfr(pts: list[int]) -> bool:
+    """Do the timestamp steps differ by more than one tick + 1 % anywhere in the stream?"""
+    ordered = sorted(set(pts))
+    steps = [b - a for a, b in itertools.pairwise(ordered)]
     if len(steps) < 2:
         return False
     lo, hi = min(steps), max(steps)
     return hi - lo > 1 + 0.01 * hi
+
+
+# --------------------------------------------------------------------------------------------
+# one demux pass: frame times, keyframes, stream ends, damage
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Scan:
+    """Every packet of the file read once, without decoding."""
+
+    time_base: Fraction  # of the video stream
+    pts: list[int] = field(default_factory=list)  # video packets with a pts, in file order
+    keys: list[bool] = field(default_factory=list)
+    count: int = 0  # video packets with data (the frame count)
+    ends: dict[int, Fraction] = field(default_factory=dict)  # stream index -> latest end (s)
+    error: str | None = None  # why demuxing stopped early
+    error_at: Fraction | None = None  # container time reached when it did
+
+
+_SCANS: dict[tuple, _Scan] = {}
+
+
+def _scan_file(path: Path, index: int) -> _Scan:
+    """Demux the whole file once (cached for the file as it is now: probe, then segments)."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, index)
+    if key in _SCANS:
+        return _SCANS[key]
+    with _open(path) as container:
+        stream = container.streams[index]
+        scan = _Scan(time_base=Fraction(stream.time_base or Fraction(1, 90000)))
+        reached = Fraction(0)
+        packets = container.demux()
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except av.FFmpegError as exc:
+                scan.error, scan.error_at = _short(exc), reached
+                break
+            t = packet.pts if packet.pts is not None else packet.dts
+            if t is not None and packet.time_base is not None:
+                end = (t + (packet.duration or 0)) * Fraction(packet.time_base)
+                sid = packet.stream.index
+                scan.ends[sid] = max(end, scan.ends.get(sid, end))
+                reached = max(reached, end)
+            if packet.stream.index != index or not packet.size:
+                continue
+            scan.count += 1
+            if packet.pts is not None:
+                scan.pts.append(packet.pts)
+                scan.keys.append(bool(packet.is_keyframe))
+    _SCANS.clear()  # one file at a time: probe and segment planning of the same run
+    _SCANS[key] = scan
+    return scan
+
+
+def _readable_video(scan: _Scan, rate: Fraction, start: Fraction) -> Fraction:
+    """Seconds of video (from its start) that the packets cover."""
+    if not scan.pts:
+        return Fraction(0)
+    return max(Fraction(0), max(scan.pts) * scan.time_base + 1 / rate - start)
+
+
+def _damage(path: Path, scan: _Scan, declared: _Declared, rate: Fraction,
+            start: Fraction) -> str | None:
+    """One line on what is missing from a truncated/damaged file; ``None`` if it looks whole."""
+    video = _readable_video(scan, rate, start)
+    frames = f"{scan.count} of {declared.frames} frames" if declared.frames else (
+        f"{scan.count} frames")
+    if scan.error is not None:
+        return (f"{path.name} is damaged: reading stops at {float(scan.error_at or 0):.2f} s "
+                f"({scan.error}); {float(video):.2f} s ({frames}) can be read")
+    short = False
+    if declared.frames and scan.count < declared.frames - max(2, declared.frames // 100):
+        short = True
+    if declared.duration is not None:
+        tol = max(_SHORT_TOLERANCE, 3 / rate)
+        have = video
+        if not declared.per_stream:  # the file's duration: any stream may reach it
+            have = max([video] + [e - start for e in scan.ends.values()])
+        short = short or have < declared.duration - tol
+    if not short:
+        return None
+    of = f" of its declared {float(declared.duration):.2f} s" if declared.duration else ""
+    return (f"{path.name} is truncated or damaged: only {float(video):.2f} s ({frames}){of} "
+            "can be read")
 
 
 def _side_streams(container: Any, tb_start: Fraction) -> tuple[list[StreamInfo], list[StreamInfo]]:
@@ -439,7 +607,8 @@ def to_rgb_array(frame: Any, info: VideoInfo) -> np.ndarray:
 
 def read_frames(
     info: VideoInfo, on_corrupt: Callable[[str], None] | None = None,
-    start: Fraction | None = None, stop: Fraction | None = None,
+    start: Fraction | None = None, stop: Fraction | None = None, *,
+    allow_partial: bool = False,
 ) -> Iterator[Frame]:
     """Yield the frames of ``info`` in presentation order, streaming (bounded memory).
 
@@ -447,9 +616,14 @@ def read_frames(
     seeks to the keyframe at or before ``start``, frames before ``start`` are dropped unconverted,
     and the first frame at or after ``stop`` is the last one yielded (the overlap frame that
     the segment interpolates towards). Indices count from the first yielded frame.
+
+    Damage (an undecodable packet or image, a frame flagged corrupt, a demux error) raises
+    :class:`DamagedInputError` unless ``allow_partial``; then it is skipped and reported to
+    ``on_corrupt``.
     """
-    frames = (_read_images(info, on_corrupt, start) if info.is_image_sequence
-              else _read_video(info, on_corrupt, start))
+    report = _reporter(info, on_corrupt, allow_partial)
+    frames = (_read_images(info, report, start) if info.is_image_sequence
+              else _read_video(info, report, start))
     try:
         for frame in frames:
             yield frame
@@ -468,25 +642,31 @@ def scan_frames(info: VideoInfo) -> list[tuple[Fraction, bool]]:
     """
     if info.is_image_sequence:
         return [(n / info.rate, True) for n in range(len(info.image_files))]
-    out: list[tuple[Fraction, bool]] = []
-    with _open(info.path) as container:
-        stream = container.streams[info.stream_index]
-        tb = stream.time_base
-        for packet in container.demux(stream):
-            if packet.pts is None or packet.size == 0:
-                continue
-            out.append((Fraction(packet.pts) * tb - info.start, bool(packet.is_keyframe)))
-    out.sort()
-    return out
+    scan = _scan_file(info.path, info.stream_index)  # usually the probe's pass, cached
+    tb = scan.time_base
+    return sorted((Fraction(p) * tb - info.start, k) for p, k in zip(scan.pts, scan.keys))
 
 
-def _report(on_corrupt: Callable[[str], None] | None, msg: str) -> None:
-    log.warning(msg)
-    if on_corrupt is not None:
-        on_corrupt(msg)
+_Report = Callable[[str, Fraction | None, int], None]
 
 
-def _read_images(info: VideoInfo, on_corrupt: Callable[[str], None] | None,
+def _reporter(info: VideoInfo, on_corrupt: Callable[[str], None] | None,
+              allow_partial: bool) -> _Report:
+    """What to do with damage met while decoding: raise (default) or skip and tell."""
+    def report(msg: str, at: Fraction | None, good: int) -> None:
+        if not allow_partial:
+            where = f" at {float(at):.2f} s" if at is not None else ""
+            raise DamagedInputError(
+                f"{info.path.name} is damaged{where} ({msg}; {good} frame(s) decoded before "
+                "it); --allow-partial skips the damaged parts")
+        log.warning("%s: skipped %s", info.path.name, msg)
+        if on_corrupt is not None:
+            on_corrupt(msg)
+
+    return report
+
+
+def _read_images(info: VideoInfo, report: _Report,
                  start: Fraction | None = None) -> Iterator[Frame]:
     step = 1 / info.rate
     index = 0
@@ -497,7 +677,7 @@ def _read_images(info: VideoInfo, on_corrupt: Callable[[str], None] | None,
             with av.open(str(file), "r") as container:
                 frame = next(container.decode(video=0))
         except (av.FFmpegError, OSError, StopIteration) as exc:
-            _report(on_corrupt, f"skipped unreadable image {file.name}: {_short(exc)}")
+            report(f"unreadable image {file.name}: {_short(exc)}", n * step, index)
             continue
         if (frame.width, frame.height) != (info.width, info.height):
             raise MediaInputError(
@@ -508,7 +688,7 @@ def _read_images(info: VideoInfo, on_corrupt: Callable[[str], None] | None,
         index += 1
 
 
-def _read_video(info: VideoInfo, on_corrupt: Callable[[str], None] | None,
+def _read_video(info: VideoInfo, report: _Report,
                 start: Fraction | None = None) -> Iterator[Frame]:
     container = _open(info.path)
     try:
@@ -532,18 +712,16 @@ def _read_video(info: VideoInfo, on_corrupt: Callable[[str], None] | None,
             except StopIteration:
                 break
             except av.FFmpegError as exc:
-                _report(on_corrupt, f"stopped reading at a damaged part of {info.path.name}: "
-                        f"{_short(exc)}")
+                report(f"reading stopped: {_short(exc)}", last, index)
                 packet = None
             try:
                 frames = ctx.decode(packet)
             except av.FFmpegError as exc:
-                _report(on_corrupt, f"skipped corrupt packet at pts {packet and packet.pts}: "
-                        f"{_short(exc)}")
+                report(f"undecodable packet: {_short(exc)}", _when(packet, tb, info), index)
                 continue
             for frame in frames:
                 if getattr(frame, "is_corrupt", False):
-                    _report(on_corrupt, f"skipped corrupt frame at pts {frame.pts}")
+                    report("corrupt frame", _when(frame, tb, info), index)
                     continue
                 if frame.pts is not None and tb is not None:
                     pts = Fraction(frame.pts) * tb - info.start
@@ -562,3 +740,11 @@ def _read_video(info: VideoInfo, on_corrupt: Callable[[str], None] | None,
         container.close()
     if index == 0:
         raise MediaInputError(f"zero frames in {info.path}")
+
+
+def _when(item: Any, tb: Fraction | None, info: VideoInfo) -> Fraction | None:
+    """Seconds from the video start of a packet/frame, when it has a time."""
+    t = getattr(item, "pts", None)
+    if t is None or tb is None:
+        return None
+    return Fraction(t) * tb - info.start
