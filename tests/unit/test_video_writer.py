@@ -21,7 +21,7 @@ from _media import (
 from fluidframes.errors import InputError
 from fluidframes.video import probe, read_frames
 from fluidframes.video.mux import finalize
-from fluidframes.video.writer import EncodeOptions, VideoWriter, output_kind
+from fluidframes.video.writer import EncodeOptions, VideoWriter, output_kind, plan_encoding
 
 
 def gradient(h: int, w: int, n: int = 0, alpha: bool = False) -> np.ndarray:
@@ -97,7 +97,14 @@ def test_cfr_output_timestamps_are_exact(tmp_path: Path) -> None:
 
 @needs_ffmpeg
 def test_odd_size_pads_for_420_and_keeps_exact_size_elsewhere(tmp_path: Path) -> None:
-    mp4 = write_clip(tmp_path / "o.mp4", 97, 65)
+    # no pix_fmt asked for: x264 4:4:4 keeps the odd size (and the plan says so)
+    st = video_stream(ffprobe(write_clip(tmp_path / "auto.mp4", 97, 65)))
+    assert (st["width"], st["height"], st["pix_fmt"]) == (97, 65, "yuv444p")
+    # 4:2:0 asked for: padded to even, and the note names both sizes
+    plan = plan_encoding(tmp_path / "x.mp4", 97, 65, None, EncodeOptions(pix_fmt="yuv420p"))
+    assert (plan.width, plan.height) == (98, 66) and "97x65" in plan.notes[0]
+    assert "98x66" in plan.notes[0]
+    mp4 = write_clip(tmp_path / "o.mp4", 97, 65, opts=EncodeOptions(pix_fmt="yuv420p"))
     st = video_stream(ffprobe(mp4))
     assert (st["width"], st["height"], st["pix_fmt"]) == (98, 66, "yuv420p")
     frame = next(iter(read_frames(probe(mp4))))

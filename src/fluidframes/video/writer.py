@@ -12,12 +12,14 @@ Decisions
   png-folder: ``frame_000001.png``..., 8 or 16 bit, RGBA when alpha.
 * **Alpha.** mov -> ProRes 4444 (prores_ks, yuva444p10le); webm/mkv -> VP9 yuva420p; gif keeps
   1-bit transparency; png-folder -> RGBA. mp4 cannot carry alpha: warning, alpha dropped.
-* **Odd frame sizes.** Where the encoder can code the exact size (4:4:4, RGB, PNG, ProRes 4444,
-  VP9 which codes odd sizes even in 4:2:0) we keep it. H.264/HEVC 4:2:0 (the default, chosen for
-  playback everywhere) cannot represent an odd width/height - their cropping works in whole
-  chroma samples - so we pad right/bottom to the next even size by repeating the edge pixels
-  (no black line) and log it; the sample aspect ratio is kept. Ask for ``pix_fmt=yuv444p`` to
-  keep the exact odd size with x264 (High 4:4:4: less hardware playback support).
+* **Odd frame sizes are kept** wherever the format allows it. VP9 (webm) codes them even in
+  4:2:0; PNG, GIF, RGB and 4:4:4 formats have no chroma subsampling. H.264/HEVC 4:2:0 cannot
+  represent an odd width/height (their cropping works in whole chroma samples), so for an odd
+  size with no ``pix_fmt`` asked for, the encoder's 4:4:4 format is chosen instead (x264 High
+  4:4:4: exact size, fewer hardware players) and a note says so. Only where 4:2:0 is forced
+  (``pix_fmt=yuv420p``, an encoder without 4:4:4) is the frame padded right/bottom to the next
+  even size by repeating the edge pixels (no black line), and a note names both sizes. Notes
+  are in ``EncodePlan.notes`` for the caller to show (the run summary's warnings).
 * **Colour.** RGB is converted to YUV with the *same* matrix and range the reader used for the
   source (stated tags, else BT.709 for HD / BT.601 for SD, limited range unless yuvj), and the
   output is tagged with range/matrix/primaries/transfer, so players show the same colours. The
@@ -99,6 +101,7 @@ class EncodePlan:
     color_primaries: int | None = None
     color_trc: int | None = None
     is_yuv: bool = True
+    notes: list[str] = field(default_factory=list)  # what the user should know (odd sizes)
 
 
 def output_kind(path: str | Path, png: bool = False) -> str:
@@ -187,6 +190,16 @@ def _bits(pix_fmt: str) -> int:
     return max(c.bits for c in av.VideoFormat(pix_fmt).components)
 
 
+def _full_chroma_format(codec: str, alpha: bool, high: bool) -> str | None:
+    """The encoder's pixel format without chroma subsampling for (alpha, high bit depth)."""
+    if alpha:
+        prefs = ["yuva444p10le", "yuva444p"] if high else ["yuva444p", "yuva444p10le"]
+    else:
+        prefs = ["yuv444p10le", "yuv444p12le", "yuv444p"] if high else ["yuv444p"]
+    available = _formats(codec)
+    return next((f for f in prefs if f in available), None)
+
+
 def _needs_even(pix_fmt: str, codec: str) -> tuple[bool, bool]:
     if codec in _ODD_OK_CODECS or codec in ("png", "gif"):
         return False, False
@@ -237,12 +250,24 @@ def plan_encoding(
     if high_bit_depth and codec != "gif" and _bits(pix_fmt) <= 8:
         log.warning("codec %s has no pixel format above 8 bit here; writing 8 bit", codec)
         high_bit_depth = False
+    notes: list[str] = []
     even_w, even_h = _needs_even(pix_fmt, codec)
     enc_w = width + (width % 2 if even_w else 0)
     enc_h = height + (height % 2 if even_h else 0)
-    if (enc_w, enc_h) != (width, height):
-        log.warning("%s %s needs even dimensions: padding %dx%d to %dx%d by repeating the edge",
-                    codec, pix_fmt, width, height, enc_w, enc_h)
+    full = _full_chroma_format(codec, alpha, high_bit_depth) if not opts.pix_fmt else None
+    if (enc_w, enc_h) != (width, height) and full is not None:
+        notes.append(
+            f"odd frame size {width}x{height} kept by encoding {codec} as {full} (4:4:4; "
+            f"{pix_fmt} would make it {enc_w}x{enc_h}): fewer hardware players take it, "
+            "--pix-fmt yuv420p pads instead")
+        pix_fmt, (enc_w, enc_h) = full, (width, height)
+    elif (enc_w, enc_h) != (width, height):
+        notes.append(
+            f"{codec} {pix_fmt} needs even dimensions: {width}x{height} is written as "
+            f"{enc_w}x{enc_h}, the extra column/row repeating the edge (.webm or a 4:4:4 "
+            f"--pix-fmt keeps {width}x{height})")
+    for note in notes:
+        log.info(note)
     fmt = av.VideoFormat(pix_fmt)
     is_yuv = not fmt.is_rgb and not pix_fmt.startswith(("pal", "gray", "gbr"))
     cs, rng, prim, trc = _colour_tags(info, width, height)
@@ -252,7 +277,7 @@ def plan_encoding(
         kind=kind, muxer=_MUXER.get(kind), codec=codec, pix_fmt=pix_fmt, width=enc_w,
         height=enc_h, options=_codec_options(codec, opts), alpha=alpha,
         high_bit_depth=high_bit_depth, colorspace=cs, color_range=rng, color_primaries=prim,
-        color_trc=trc, is_yuv=is_yuv,
+        color_trc=trc, is_yuv=is_yuv, notes=notes,
     )
 
 
