@@ -10,6 +10,16 @@ at or after ``stop`` (one frame of overlap), so the output frames between its la
 next segment's first frame are interpolated exactly as an uncut run would. It renders the output
 steps ``first_step <= k < end_step`` of the global timing plan (the last segment: up to the end
 of the clip), so the segment files line up frame for frame.
+
+Work folders
+------------
+A run's segment files live in ``<work root>/<16 hex digits>/`` (the digits name the output
+path). The work root is the user cache's ``work/`` unless the caller gives one (the web app
+keeps its jobs' work under its ``--data`` folder). While a run uses its folder it holds a lock
+on ``.lock`` inside it. At the start of every run, folders under the same root that nobody
+holds and that have not changed for ``WORK_MAX_AGE_DAYS`` (7) days are deleted: checkpoints
+of failed or interrupted runs do not pile up, and ``--resume`` works for a week. The folder the
+starting run itself needs is never pruned, and one locked by another run is never touched.
 """
 
 from __future__ import annotations
@@ -18,8 +28,10 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -32,6 +44,15 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SEGMENT_SECONDS = 10.0
 _MANIFEST_VERSION = 1
+#: Work folders nobody holds and unchanged for this long are deleted when a run starts.
+WORK_MAX_AGE_DAYS = 7
+_WORK_NAME = re.compile(r"^[0-9a-f]{16}$")  # only folders that look like ours are pruned
+_LOCK = ".lock"
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; pruning then relies on the age alone
+    fcntl = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -81,10 +102,11 @@ def plan_segments(info: VideoInfo, plan: TimingPlan, seconds: float | None,
 
 @dataclass
 class WorkDir:
-    """Where segment files live while a run is in progress (under the user cache)."""
+    """Where segment files live while a run is in progress (see *Work folders* above)."""
 
     path: Path
     ext: str
+    _lock: object | None = field(default=None, repr=False, compare=False)
 
     def segment_file(self, seg: Segment) -> Path:
         return self.path / f"seg_{seg.index:05d}{self.ext}"
@@ -93,22 +115,97 @@ class WorkDir:
         p = self.segment_file(seg)
         return p.is_dir() if self.ext == "" else p.is_file()
 
+    def close(self) -> None:
+        """Let go of the folder (it stays, e.g. for ``--resume``); also when this is freed."""
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.close()  # closing the file releases the lock
+
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
+        self.close()
+
+
+def default_work_root() -> Path:
+    return cache_root() / "work"
+
+
+def _hold(folder: Path):
+    """Lock ``folder`` for this run: the open lock file, or None if another run holds it."""
+    handle = open(folder / _LOCK, "a")  # noqa: SIM115 - kept open while the run lasts
+    if fcntl is None:
+        return handle
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle
+
+
+def _last_change(folder: Path) -> float:
+    newest = folder.stat().st_mtime
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            try:
+                newest = max(newest, os.stat(os.path.join(root, name)).st_mtime)
+            except OSError:
+                pass
+    return newest
+
+
+def prune_work(root: Path, keep: Path | None = None,
+               max_age_days: float = WORK_MAX_AGE_DAYS) -> list[Path]:
+    """Delete the work folders under ``root`` unchanged for ``max_age_days`` and held by no run
+    (never ``keep``); return what was deleted. Best effort: a folder that cannot be checked or
+    deleted is left alone."""
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    cutoff = time.time() - max_age_days * 24 * 3600
+    for folder in sorted(root.iterdir()):
+        if not _WORK_NAME.match(folder.name) or not folder.is_dir() or folder == keep:
+            continue
+        try:
+            if _last_change(folder) > cutoff:
+                continue
+            held = _hold(folder)
+        except OSError as exc:
+            log.debug("not pruning %s: %s", folder, exc)
+            continue
+        if held is None:  # another run is using it, however old its files look
+            continue
+        try:
+            shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            held.close()
+        removed.append(folder)
+    if removed:
+        log.info("pruned %d stale work folder(s) under %s", len(removed), root)
+    return removed
 
 
 def work_dir_for(dst: Path, key: dict, ext: str, resume: bool, base: Path | None = None) -> WorkDir:
     """The work folder of a run: stable for the same output, input and options.
 
-    ``key`` describes everything that decides the output frames (input identity, options,
-    segment plan). With ``resume`` a folder whose manifest matches is reused; a mismatching one
-    is an error (the command changed). Without ``resume`` any old folder is cleared.
+    ``base`` is the work root (default: the user cache's ``work/``). Stale folders under it are
+    pruned first (:func:`prune_work`). ``key`` describes everything that decides the output
+    frames (input identity, options, segment plan). With ``resume`` a folder whose manifest
+    matches is reused; a mismatching one is an error (the command changed). Without ``resume``
+    any old folder is cleared. A folder that another run holds raises :class:`InputError`.
     """
     digest = hashlib.sha256(str(dst.resolve()).encode()).hexdigest()[:16]
-    path = (base or cache_root() / "work") / digest
+    root = Path(base) if base is not None else default_work_root()
+    path = root / digest
+    prune_work(root, keep=path)
     manifest = path / "manifest.json"
     want = {"version": _MANIFEST_VERSION, **key}
+    lock = None
     if path.exists():
+        lock = _hold(path)
+        if lock is None:
+            raise InputError(f"another run is writing {dst.name} right now (its work folder "
+                             f"{path} is in use)")
         if resume:
             try:
                 have = json.loads(manifest.read_text())
@@ -121,15 +218,19 @@ def work_dir_for(dst: Path, key: dict, ext: str, resume: bool, base: Path | None
                 )
             n = sum(1 for p in path.glob("seg_*") if not p.name.endswith(".json"))
             log.warning("resuming: %d completed segment(s) found", n)
-            return WorkDir(path, ext)
-        shutil.rmtree(path, ignore_errors=True)
+            return WorkDir(path, ext, lock)
+        for old in path.iterdir():  # clear it, keeping the lock file we hold
+            if old.name != _LOCK:
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
     elif resume:
         log.warning("nothing to resume for %s: starting from the beginning", dst.name)
     path.mkdir(parents=True, exist_ok=True)
+    if lock is None:
+        lock = _hold(path)
     tmp = manifest.with_suffix(".tmp")
     tmp.write_text(json.dumps(want, indent=1, sort_keys=True))
     os.replace(tmp, manifest)
-    return WorkDir(path, ext)
+    return WorkDir(path, ext, lock)
 
 
 def source_identity(info: VideoInfo) -> dict:
@@ -143,4 +244,5 @@ def manifest_key(info: VideoInfo, options: dict, segments: list[Segment]) -> dic
             "segments": [s.to_json() for s in segments]}
 
 
-__all__ = ["Segment", "WorkDir", "asdict", "manifest_key", "plan_segments", "work_dir_for"]
+__all__ = ["WORK_MAX_AGE_DAYS", "Segment", "WorkDir", "asdict", "default_work_root",
+           "manifest_key", "plan_segments", "prune_work", "work_dir_for"]
