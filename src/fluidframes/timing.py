@@ -90,17 +90,27 @@ _NTSC_DECIMALS: dict[str, Fraction] = {
     "239.76": Fraction(240000, 1001),
 }
 
-_RATE_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(?:/\s*(\d+(?:\.\d*)?|\.\d+)\s*)?$")
+_RATE_RE = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(?:/\s*(\d+(?:\.\d*)?|\.\d+)\s*)?",
+                      re.ASCII)
+_MAX_RATE_TEXT = 32  # "120000/1001" is 11; past this it is not a frame rate anybody typed
+_EXPECTED = "expected e.g. 60, 59.94 or 60000/1001"
+
+
+def _shown(value: object) -> str:
+    """``value`` for a one-line message: repr, cut to a readable length."""
+    text = repr(value)
+    return text if len(text) <= 24 else text[:20] + "...'"
 
 
 def parse_rate(text: str | int | Fraction) -> Fraction:
     """Parse a frame rate as typed by a user into an exact positive :class:`Fraction`.
 
     Accepts integers (``"60"``), decimals (``"59.94"``, ``"12.5"``) and ratios
-    (``"60000/1001"``, ``"30/1.001"``).  The NTSC decimals 23.976 (23.98), 29.97, 47.952, 59.94,
-    119.88 and 239.76 are read as the exact ``x000/1001`` rates they stand for; any other
-    decimal is taken literally (``"12.5"`` -> 25/2).  ``int`` and ``Fraction`` pass through
-    (validated).  Raises :class:`InputError` on anything else or a rate <= 0.
+    (``"60000/1001"``, ``"30/1.001"``), ASCII digits only, at most 32 characters.  The NTSC
+    decimals 23.976 (23.98), 29.97, 47.952, 59.94, 119.88 and 239.76 are read as the exact
+    ``x000/1001`` rates they stand for; any other decimal is taken literally (``"12.5"`` ->
+    25/2).  ``int`` and ``Fraction`` pass through (validated).  Raises :class:`InputError`
+    (a one-line message) on anything else or a rate <= 0, never another exception.
     """
     if isinstance(text, bool):  # bool is an int; never a frame rate
         raise InputError(f"invalid frame rate {text!r}")
@@ -108,21 +118,22 @@ def parse_rate(text: str | int | Fraction) -> Fraction:
         rate = Fraction(text)
     else:
         if not isinstance(text, str):
-            raise InputError(
-                f"invalid frame rate {text!r}: expected text like 60, 59.94 or 60000/1001"
-            )
-        m = _RATE_RE.match(text)
+            raise InputError(f"invalid frame rate {_shown(text)}: {_EXPECTED}")
+        if len(text) > _MAX_RATE_TEXT:
+            raise InputError(f"invalid frame rate {_shown(text)} ({len(text)} characters): "
+                             f"{_EXPECTED}")
+        m = _RATE_RE.fullmatch(text)
         if m is None:
-            raise InputError(f"invalid frame rate {text!r}: expected e.g. 60, 59.94 or 60000/1001")
+            raise InputError(f"invalid frame rate {_shown(text)}: {_EXPECTED}")
         num, den = m.group(1), m.group(2)
-        if den is None and num.strip() in _NTSC_DECIMALS:
-            rate = _NTSC_DECIMALS[num.strip()]
+        if den is None and num in _NTSC_DECIMALS:
+            rate = _NTSC_DECIMALS[num]
         else:
             if den is not None and Fraction(den) == 0:
-                raise InputError(f"invalid frame rate {text!r}: division by zero")
+                raise InputError(f"invalid frame rate {_shown(text)}: division by zero")
             rate = Fraction(num) / (Fraction(den) if den is not None else 1)
     if rate <= 0:
-        raise InputError(f"frame rate must be positive, got {text!r}")
+        raise InputError(f"frame rate must be positive, got {_shown(text)}")
     return rate
 
 
@@ -140,15 +151,16 @@ MAX_PLAUSIBLE_RATE = Fraction(1000)
 
 def snap_rate(rate: Fraction, tolerance: Fraction = _SNAP) -> Fraction:
     """The standard rate within ``tolerance`` (relative) of ``rate``, the nearest one if several;
-    else ``rate`` itself as the nearest fraction with a denominator up to 1001."""
+    else the nearest fraction with a denominator up to 1001 if that is within 0.01 % (12.5
+    measured as 12.50003 -> 25/2), else ``rate`` itself."""
     rate = Fraction(rate)
     if rate <= 0:
         raise InputError(f"frame rate must be positive, got {rate}")
     near = [r for r in STANDARD_RATES if abs(r - rate) <= r * tolerance]
     if near:
         return min(near, key=lambda r: abs(r - rate))
-    snapped = rate.limit_denominator(1001)
-    return snapped if snapped > 0 else rate
+    simple = rate.limit_denominator(1001)
+    return simple if simple > 0 and abs(simple - rate) <= rate / 10_000 else rate
 
 
 def dominant_rate(times: Iterable[Fraction | int], tick: Fraction | int = 0) -> Fraction | None:
