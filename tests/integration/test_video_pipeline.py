@@ -95,7 +95,9 @@ def test_frame_counts_rates_and_audio(tmp_path, clips, model_file, clip, opts, f
 def test_audio_is_a_packet_copy(tmp_path, clips, model_file):
     out = tmp_path / "out.mkv"
     interpolate_video(clips["25"], out, model_file=model_file, multi=2)
-    assert packets(out) and packets(out) == packets(clips["25"])
+    # every packet copied byte for byte, except the AAC priming packet before t=0: mp4 hides it
+    # with an edit list; Matroska cannot hold it without shifting the video (video/mux.py)
+    assert packets(out) and packets(out) == packets(clips["25"])[1:]
 
 
 @pytest.mark.parametrize("opts", [{"multi": 2}, {"fps": "60"}, {"multi": 3}])
