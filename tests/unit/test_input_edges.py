@@ -14,6 +14,7 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import pytest
 
 from fluidframes.errors import DamagedInputError, MediaInputError
@@ -57,6 +58,11 @@ def media(tmp_path_factory) -> dict[str, Path]:
     data = m["full"].read_bytes()
     m["cut"] = tmp / "cut30.mp4"
     m["cut"].write_bytes(data[: int(len(data) * 0.3)])
+    with av.open(str(m["full"])) as c:  # cut through the middle of video packet 10
+        pkt = [p for p in c.demux(c.streams.video[0]) if p.size][10]
+        cut_at = pkt.pos + pkt.size // 2
+    m["cut_packet"] = tmp / "cut_in_a_packet.mp4"
+    m["cut_packet"].write_bytes(data[:cut_at])
     bad = bytearray(data)
     for i in range(int(len(bad) * 0.45), int(len(bad) * 0.55)):
         bad[i] = (i * 7919) % 256
@@ -100,6 +106,18 @@ def test_truncated_mp4_with_allow_partial_is_described(media) -> None:
     info = probe(media["cut"], allow_partial=True)
     assert info.damage and 5 < info.frame_count < 20
     assert info.duration < 1  # the readable part, not the declared 2 s
+
+
+def test_a_half_packet_at_the_end_is_damage_when_decoding_too(media) -> None:
+    info = probe(media["cut_packet"], allow_partial=True)
+    assert info.damage and info.frame_count == 11
+    # frame-threaded decoding drops the frames around a half packet without an error: the
+    # reader counts packets in and frames out, so this is not silent either
+    with pytest.raises(DamagedInputError, match="lost in decoding|undecodable"):
+        list(read_frames(info))
+    skipped: list[str] = []
+    frames = list(read_frames(info, on_corrupt=skipped.append, allow_partial=True))
+    assert skipped and len(frames) < 11
 
 
 def test_corrupt_middle_fails_at_decode_unless_partial_is_allowed(media) -> None:

@@ -702,6 +702,7 @@ def _read_video(info: VideoInfo, report: _Report,
         step = 1 / info.rate
         last: Fraction | None = None
         index = 0
+        sent = got = 0  # packets the decoder took without an error, frames it gave back
         if start and tb is not None:
             target = (start + info.start) / tb
             container.seek(int(target), stream=stream, backward=True, any_frame=False)
@@ -719,6 +720,8 @@ def _read_video(info: VideoInfo, report: _Report,
             except av.FFmpegError as exc:
                 report(f"undecodable packet: {_short(exc)}", _when(packet, tb, info), index)
                 continue
+            sent += 1 if packet is not None and packet.size else 0
+            got += len(frames)
             for frame in frames:
                 if getattr(frame, "is_corrupt", False):
                     report("corrupt frame", _when(frame, tb, info), index)
@@ -736,6 +739,11 @@ def _read_video(info: VideoInfo, report: _Report,
                 index += 1
             if packet is None:
                 break
+        # Frame-threaded decoders can drop the frames of a damaged tail without an error. From
+        # the start of the file (not after a seek: open-GOP leading frames are legitimately
+        # skipped there) every packet must come back as a frame.
+        if start is None and got < sent:
+            report(f"{sent - got} frame(s) lost in decoding", last, index)
     finally:
         container.close()
     if index == 0:
