@@ -85,10 +85,11 @@ def sync_error(report, info, tempo: Fraction) -> float | None:
     """How far (s) the written audio sits from where the source puts it, at output speed.
 
     ``report`` is what :func:`fluidframes.video.mux.finalize` read back from the written file,
-    ``info`` the source's probe. Audio that starts before the video in the source is either
-    kept with a negative offset (mkv/webm) or trimmed to the video start (mp4/mov): both are in
-    sync. The end is checked too: the audio must last as long as the source's, scaled by the
-    tempo (one audio frame of slack for codec framing).
+    ``info`` the source's probe. Audio that starts before the video in the source is trimmed to
+    the video start (a copy into mkv/webm: to the next whole packet, at most one audio frame
+    later; video/mux.py): that is in sync. The end is checked too: the audio must last as long
+    as the source's (less what was trimmed), scaled by the tempo (one audio frame of slack for
+    codec framing).
     """
     if report is None or report.av_offset is None or not info.audio:
         return None
@@ -96,13 +97,14 @@ def sync_error(report, info, tempo: Fraction) -> float | None:
     t = float(tempo)
     src_offset = float((a0.start if a0.start is not None else info.start) - info.start)
     expected = src_offset / t
-    if src_offset < 0 and abs(report.av_offset) < 1e-3:
-        expected = 0.0  # pre-roll trimmed by the muxer
+    slack = 1024 / (a0.sample_rate or 48000) / t  # one audio frame (AAC: 1024 samples)
+    trimmed = 0.0
+    if src_offset < 0 and abs(report.av_offset) < slack + 1e-3:
+        expected = report.av_offset  # pre-roll trimmed (mkv/webm copy: to a whole packet)
+        trimmed = -src_offset + report.av_offset * t
     err = report.av_offset - expected
     if a0.duration is not None and report.audio_duration is not None:
-        trimmed = max(0.0, -src_offset) if expected == 0.0 else 0.0
         dur_err = report.audio_duration - (float(a0.duration) - trimmed) / t
-        slack = 1024 / (a0.sample_rate or 48000) / t  # one AAC frame
         if abs(dur_err) > slack and abs(dur_err) > abs(err):
             err = dur_err
     return err
