@@ -1,7 +1,8 @@
 """Shared fixtures (tiny random-weight models) and the markers every test gets by its place.
 
 Markers are applied here, in one place, by folder (a ``pytestmark`` in a conftest.py does
-nothing): tests/integration -> ``integration``, tests/distributed -> ``distributed``,
+nothing): tests/integration -> ``integration``, tests/distributed -> ``distributed``, tests/fuzz ->
+``fuzz``,
 tests/server/test_e2e_browser.py -> ``e2e``. ``slow`` and ``gpu`` are set on the tests
 themselves; a ``gpu`` test is skipped, with the reason, where torch sees no CUDA device.
 See docs/TESTING.md.
@@ -22,6 +23,7 @@ _TESTS = Path(__file__).parent
 _BY_PLACE = {  # a path under tests/ (a folder or a file) -> the marker its tests get
     "integration": "integration",
     "distributed": "distributed",
+    "fuzz": "fuzz",
     "server/test_e2e_browser.py": "e2e",
 }
 

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from _corpus import build
+from _media import needs_ffmpeg
 
-from .corpus import build
-
-pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg CLI missing")
+pytestmark = needs_ffmpeg
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 NAMES = [
@@ -86,19 +85,33 @@ def test_corpus_is_complete(corpus) -> None:
     assert sorted(corpus) == sorted(NAMES)
 
 
-# Bad option VALUES are validated by the options model (options.py, in progress elsewhere):
-# these are known wrong today and flip to passing when it lands (strict: then drop the mark).
+# Bad option VALUES: refused by the options model (options.py) before anything is read or
+# written, as one line with exit 2 (once known failures, kept as regressions).
 BAD_OPTIONS = [
     ["--crf", "99"],
+    ["--crf", "-1"],
     ["--segment-seconds", "nan"],
+    ["--segment-seconds", "-1"],
     ["--scene-threshold", "nan"],
+    ["--scene-threshold", "-1"],
+    ["--multi", "1"],
     ["--multi", "100000000"],
+    ["--multi", "99999999999999999999"],
+    ["--multi", "1e20"],
     ["--exp", "40"],
+    ["--exp", "64"],
     ["--fps", "100000000"],
+    ["--fps", "nan"],
+    ["--threads", "0"],
+    ["--workers", "-3"],
+    ["--scale", "3"],
+    ["--precision", "fp8"],
+    ["--device", "tpu"],
+    ["--multi", "2", "--exp", "2"],
+    ["--ext", "avi"],
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="validated by options.py")
 @pytest.mark.parametrize("opts", BAD_OPTIONS, ids=lambda o: " ".join(o))
 def test_bad_option_values_are_refused(tmp_path, corpus, model_file, opts) -> None:
     out = tmp_path / "out" / "x.mp4"

@@ -56,9 +56,15 @@ def test_rate_spec_and_output_rate(fps, multi, slowmo, source) -> None:
         out, tempo = output_rate(source, spec)
     except InputError:
         return
-    assert out > 0 and 0 < tempo <= 1
-    if not slowmo and spec.fps is None:
-        assert out == source * spec.factor
+    assert out > 0 and tempo > 0
+    if slowmo:
+        assert tempo == Fraction(1, spec.factor) and tempo <= Fraction(1, 2)
+    elif spec.fps is None:
+        assert out == source * spec.factor and tempo == 1
+    elif spec.multi is None:
+        assert out == spec.fps and tempo == 1
+    else:  # N times the frames written at F fps (the research scripts' --exp K --fps F)
+        assert out == spec.fps and tempo == spec.fps / (source * spec.multi)
 
 
 @FAST

@@ -17,23 +17,20 @@ from pathlib import Path
 import av
 import pytest
 
+from _media import ffmpeg, ffprobe, needs_ffmpeg
+
 from fluidframes.errors import DamagedInputError, MediaInputError
 from fluidframes.pipeline import interpolate_video
 from fluidframes.video import probe, read_frames
 
-pytestmark = pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffmpeg CLI missing")
+pytestmark = needs_ffmpeg
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
-def ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
-
-
 def video_stream(path: Path) -> dict:
-    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
-                          "-show_streams", "-of", "json", str(path)],
-                         check=True, capture_output=True, text=True).stdout
-    return json.loads(out)["streams"][0]
+    """ffprobe's first video stream, with ``nb_read_frames``."""
+    return next(s for s in ffprobe(path, count_frames=True)["streams"]
+                if s["codec_type"] == "video")
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:

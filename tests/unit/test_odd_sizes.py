@@ -3,23 +3,19 @@ names both sizes. Checked with ffprobe."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from _media import ffmpeg, ffprobe, needs_ffmpeg, video_stream
+
 from fluidframes.pipeline import interpolate_video
 
-pytestmark = pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffmpeg CLI missing")
+pytestmark = needs_ffmpeg
 
 
 def _size(path: Path) -> tuple[int, int, str]:
-    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-                          "stream=width,height,pix_fmt", "-of", "json", str(path)],
-                         check=True, capture_output=True, text=True).stdout
-    s = json.loads(out)["streams"][0]
+    s = video_stream(ffprobe(path))
     return s["width"], s["height"], s["pix_fmt"]
 
 
@@ -29,10 +25,9 @@ def odd(tmp_path_factory) -> dict[str, Path]:
     out = {}
     for w, h in ((3, 3), (5, 7)):
         out[f"{w}x{h}"] = tmp / f"odd{w}x{h}.mkv"
-        subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-                        "testsrc2=size=64x48:rate=24", "-frames:v", "8", "-vf", f"scale={w}:{h}",
-                        "-c:v", "libx264", "-pix_fmt", "yuv444p", str(out[f"{w}x{h}"])],
-                       check=True)
+        ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=24", "-frames:v", "8",
+               "-vf", f"scale={w}:{h}", "-c:v", "libx264", "-pix_fmt", "yuv444p",
+               str(out[f"{w}x{h}"]))
     return out
 
 

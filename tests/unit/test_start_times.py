@@ -4,22 +4,20 @@ source puts it relative to the video (checked with ffprobe, independently of the
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import av
 import pytest
 
+from _media import ffmpeg as _ffmpeg
+from _media import needs_ffmpeg
+
 from fluidframes.pipeline import interpolate_video
 
-pytestmark = pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffmpeg CLI missing")
+pytestmark = needs_ffmpeg
 
 CONTAINERS = ("mp4", "mkv", "mov", "webm")
-
-
-def _ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
 
 
 def _probe(path: Path, what: str) -> list[dict]:

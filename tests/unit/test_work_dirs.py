@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
+
+from _media import ffmpeg, needs_ffmpeg
 
 from fluidframes import segments
 from fluidframes.pipeline import interpolate_video
@@ -77,12 +77,11 @@ def test_a_folder_in_use_by_another_run_is_not_cleared(tmp_path) -> None:
     running.remove()
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg CLI missing")
+@needs_ffmpeg
 def test_a_run_uses_the_work_root_and_prunes_at_start(tmp_path, model_file) -> None:
     src = tmp_path / "c.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-                    "testsrc2=size=64x48:rate=24", "-frames:v", "6", "-c:v", "libx264",
-                    "-pix_fmt", "yuv420p", str(src)], check=True)
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=24", "-frames:v", "6",
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", str(src))
     root = tmp_path / "data" / "work"
     stale = _old_folder(root, "0123456789abcdef", WORK_MAX_AGE_DAYS + 1)
     seen: list[list[str]] = []

@@ -5,13 +5,13 @@ independent generators). Each case says what the CLI must answer: 'ok' (exit 0),
 from __future__ import annotations
 
 import shutil
-import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
+from _media import ffmpeg
 
 
 @dataclass
@@ -19,10 +19,6 @@ class Case:
     name: str
     path: Path
     expect: str  # 'ok' | 'refused' | 'either'
-
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
 
 
 def _clip(path: Path, *extra: str, seconds: float = 1, size: str = "64x48", rate: int = 24,
