@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 from _serverkit import CLIP_FRAMES, submit, wait_for
@@ -266,3 +267,23 @@ def test_names_are_cleaned():
     assert clean_filename("a\x00b\nc.mp4") == "a_b_c.mp4"
     cd = content_disposition('ünïcode "q".mp4')
     assert cd.startswith('attachment; filename="unicode _q_.mp4"; filename*=UTF-8\'\'')
+
+
+def test_jobs_keep_their_work_folders_under_data(client, clip, tmp_path, monkeypatch):
+    # segment checkpoints of the server's jobs live under --data/work, not in the user cache
+    import fluidframes.pipeline as pipeline
+
+    seen = []
+    real = pipeline.work_dir_for
+
+    def spy(*args, base=None, **kw):
+        work = real(*args, base=base, **kw)
+        seen.append((base, work.path))
+        return work
+
+    monkeypatch.setattr(pipeline, "work_dir_for", spy)
+    job = submit(client, clip, multi=2, segment_seconds=0)
+    assert wait_for(client, job["id"], {"done", "failed"})["status"] == "done"
+    data = tmp_path / "data"
+    assert [Path(b) for b, _ in seen] == [data / "work"]
+    assert seen[0][1].parent == data / "work" and not seen[0][1].exists()  # removed when done

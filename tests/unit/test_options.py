@@ -108,6 +108,9 @@ def test_output_key_ignores_how_not_what():
     b = O.RunOptions.from_kwargs(multi=2)
     assert a.output_key() == b.output_key()
     assert a.output_key() != O.RunOptions.from_kwargs(multi=3).output_key()
+    # where the checkpoints live is not part of what a resume must match
+    assert O.RunOptions.from_kwargs(multi=2, work_root="/tmp/w").output_key() == b.output_key()
+    assert "allow_partial" in b.output_key()
     assert a.output_key() != O.RunOptions.from_kwargs(multi=2, scale=0.5).output_key()
 
 

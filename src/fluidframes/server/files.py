@@ -64,6 +64,9 @@ class Layout:
         self.jobs = root / "jobs"
         self.uploads = root / "uploads"  # bodies being received (partial)
         self.db = root / "jobs.sqlite3"
+        #: segment work folders of running and interrupted jobs (kept under --data, not in the
+        #: user cache; stale ones are pruned by the pipeline, see fluidframes.segments)
+        self.work = root / "work"
         for d in (self.jobs, self.uploads):
             d.mkdir(parents=True, exist_ok=True)
 

@@ -220,6 +220,7 @@ class Runner:
             interp = self.models.get(model)
             summary = interpolate_video(src, dst, progress=progress, cancel=cancel,
                                         interpolator=interp, overwrite=True,
+                                        work_root=str(self.layout.work),
                                         **model.to_kwargs(), **video)
         except CancelledError:
             status = "interrupted" if self._stop.is_set() else "cancelled"
