@@ -20,6 +20,8 @@ on ``.lock`` inside it. At the start of every run, folders under the same root t
 holds and that have not changed for ``WORK_MAX_AGE_DAYS`` (7) days are deleted: checkpoints
 of failed or interrupted runs do not pile up, and ``--resume`` works for a week. The folder the
 starting run itself needs is never pruned, and one locked by another run is never touched.
+A finished run removes its folder. ``fluidframes cache`` lists what is kept
+(:func:`work_folders`) and ``fluidframes cache clear`` deletes it (:func:`remove_work_folder`).
 """
 
 from __future__ import annotations
@@ -169,17 +171,11 @@ def prune_work(root: Path, keep: Path | None = None,
         try:
             if _last_change(folder) > cutoff:
                 continue
-            held = _hold(folder)
         except OSError as exc:
             log.debug("not pruning %s: %s", folder, exc)
             continue
-        if held is None:  # another run is using it, however old its files look
-            continue
-        try:
-            shutil.rmtree(folder, ignore_errors=True)
-        finally:
-            held.close()
-        removed.append(folder)
+        if remove_work_folder(folder):  # not if another run uses it, however old it looks
+            removed.append(folder)
     if removed:
         log.info("pruned %d stale work folder(s) under %s", len(removed), root)
     return removed
@@ -211,6 +207,8 @@ def work_dir_for(dst: Path, key: dict, ext: str, resume: bool, base: Path | None
                 have = json.loads(manifest.read_text())
             except (OSError, ValueError):
                 have = None
+            if isinstance(have, dict):
+                have.pop("output", None)  # informational (for `fluidframes cache`)
             if have != want:
                 raise InputError(
                     "cannot resume: the input or the options differ from the interrupted run "
@@ -228,9 +226,92 @@ def work_dir_for(dst: Path, key: dict, ext: str, resume: bool, base: Path | None
     if lock is None:
         lock = _hold(path)
     tmp = manifest.with_suffix(".tmp")
-    tmp.write_text(json.dumps(want, indent=1, sort_keys=True))
+    tmp.write_text(json.dumps({**want, "output": str(dst.resolve())}, indent=1,
+                              sort_keys=True))
     os.replace(tmp, manifest)
     return WorkDir(path, ext, lock)
+
+
+@dataclass
+class WorkFolder:
+    """A work folder as ``fluidframes cache`` shows it."""
+
+    path: Path
+    size: int  # bytes
+    last_change: float  # seconds since the epoch (the newest file)
+    in_use: bool  # a running job holds its lock
+    input: str | None = None  # from the manifest (None: unreadable)
+    output: str | None = None
+    segments_done: int = 0
+    segments_total: int | None = None
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "path": str(self.path)}
+
+
+def _in_use(folder: Path) -> bool:
+    try:
+        held = _hold(folder)
+    except OSError:
+        return False
+    if held is None:
+        return True
+    held.close()
+    return False
+
+
+def _size(folder: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def work_folders(root: Path | None = None) -> list[WorkFolder]:
+    """The work folders under ``root`` (default: the user cache's), oldest change first."""
+    root = Path(root) if root is not None else default_work_root()
+    out = []
+    if not root.is_dir():
+        return out
+    for folder in root.iterdir():
+        if not _WORK_NAME.match(folder.name) or not folder.is_dir():
+            continue
+        try:
+            manifest = json.loads((folder / "manifest.json").read_text())
+        except (OSError, ValueError):
+            manifest = {}
+        try:
+            changed = _last_change(folder)
+        except OSError:
+            continue
+        done = sum(1 for p in folder.glob("seg_*") if not p.name.endswith(".json"))
+        total = manifest.get("segments") if isinstance(manifest, dict) else None
+        source = manifest.get("source") if isinstance(manifest, dict) else None
+        out.append(WorkFolder(
+            folder, _size(folder), changed, _in_use(folder),
+            input=source.get("path") if isinstance(source, dict) else None,
+            output=manifest.get("output") if isinstance(manifest, dict) else None,
+            segments_done=done, segments_total=len(total) if isinstance(total, list) else None))
+    return sorted(out, key=lambda w: w.last_change)
+
+
+def remove_work_folder(folder: Path) -> bool:
+    """Delete one work folder unless a running job holds it; True if it was deleted."""
+    try:
+        held = _hold(folder)
+    except OSError:
+        return False
+    if held is None:
+        return False
+    try:
+        shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        held.close()
+    return not folder.exists()
 
 
 def source_identity(info: VideoInfo) -> dict:
@@ -244,5 +325,6 @@ def manifest_key(info: VideoInfo, options: dict, segments: list[Segment]) -> dic
             "segments": [s.to_json() for s in segments]}
 
 
-__all__ = ["WORK_MAX_AGE_DAYS", "Segment", "WorkDir", "asdict", "default_work_root",
-           "manifest_key", "plan_segments", "prune_work", "work_dir_for"]
+__all__ = ["WORK_MAX_AGE_DAYS", "Segment", "WorkDir", "WorkFolder", "asdict",
+           "default_work_root", "manifest_key", "plan_segments", "prune_work",
+           "remove_work_folder", "work_dir_for", "work_folders"]

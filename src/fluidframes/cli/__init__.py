@@ -23,7 +23,7 @@ def build_parser():
     import argparse
 
     from .. import __version__
-    from . import bench, models, pair, video
+    from . import bench, cache, models, pair, video
 
     parser = argparse.ArgumentParser(
         prog="fluidframes",
@@ -37,6 +37,7 @@ def build_parser():
     pair.add_command(sub)
     models.add_command(sub)
     bench.add_command(sub)
+    cache.add_command(sub)
     from ..server.cli import add_serve_command
 
     add_serve_command(sub)
