@@ -99,8 +99,11 @@ class _Montage:
             font = ImageFont.load_default()
         pad = max(2, size // 3)
         box = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=font)
-        w = min(width, box[2] - box[0] + 2 * pad)
-        h = min(height, box[3] - box[1] + 2 * pad)
+        # the label sits ``pad`` in from the corner: cut to what fits (tiny frames: none)
+        w = min(width - pad, box[2] - box[0] + 2 * pad)
+        h = min(height - pad, box[3] - box[1] + 2 * pad)
+        if w <= 0 or h <= 0:
+            return None
         mask = Image.new("L", (w, h), 0)
         ImageDraw.Draw(mask).text((pad - box[0], pad - box[1]), text, fill=255, font=font)
         m = np.asarray(mask, dtype=np.float32)[..., None] / 255.0
@@ -110,7 +113,10 @@ class _Montage:
         out = np.concatenate([left, right], axis=1)
         peak = 255 if out.dtype == np.uint8 else 65535
         w = left.shape[1]
-        for (mask, (y, x)), off in zip(self.labels, (0, w)):
+        for label, off in zip(self.labels, (0, w)):
+            if label is None:
+                continue
+            mask, (y, x) = label
             h, lw = mask.shape[:2]
             region = out[y : y + h, off + x : off + x + lw, :3].astype(np.float32)
             shade = region * (1 - 0.55 * np.minimum(1, mask * 4 + 0.6))  # dark box

@@ -281,7 +281,29 @@ def plan_encoding(
     )
 
 
+#: The presets each encoder takes (checked before anything is written: an encoder told an
+#: unknown preset fails only when it opens, after printing its own message).
+_X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                 "slower", "veryslow", "placebo")
+_NUMERIC_PRESETS = {"libvpx-vp9": (-8, 8), "libvpx": (-16, 16), "libsvtav1": (-1, 13)}
+
+
+def _check_preset(codec: str, preset: str | None) -> None:
+    if preset is None:
+        return
+    if codec in ("libx264", "libx265"):
+        if preset not in _X26X_PRESETS:
+            raise InputError(f"preset for {codec} must be one of {', '.join(_X26X_PRESETS)}, "
+                             f"got {preset[:40]}")
+    elif codec in _NUMERIC_PRESETS:
+        lo, hi = _NUMERIC_PRESETS[codec]
+        if not (preset.lstrip("-").isdigit() and preset.isascii() and lo <= int(preset) <= hi):
+            raise InputError(f"preset for {codec} must be a whole number from {lo} to {hi}, "
+                             f"got {preset[:40]}")
+
+
 def _codec_options(codec: str, opts: EncodeOptions) -> dict[str, str]:
+    _check_preset(codec, opts.preset)
     crf = opts.crf if opts.crf is not None else _DEFAULT_CRF.get(codec)
     out: dict[str, str] = {}
     if codec in ("libx264", "libx265"):
