@@ -111,7 +111,9 @@ def _range_text(s: Spec) -> str:
 def _shown(value: Any) -> str:
     """A value as the user typed it (the same text whether it came as text or a number)."""
     text = str(value).strip() if not isinstance(value, float) else f"{value:g}"
-    return text if len(text) <= 40 else text[:37] + "..."
+    text = text if len(text) <= 40 else text[:37] + "..."
+    # control characters (newlines, separators) shown escaped: the message stays one line
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _check_range(name: str, s: Spec, value: float, what: str, raw: Any) -> None:
