@@ -70,7 +70,7 @@ def plan_run(src: str | Path, dst: str | Path | None, options: RunOptions, *,
     warnings = list(info.notes)  # VFR rate used, damage kept with allow_partial
     if info.is_image_sequence and o.input_fps is None:
         warnings.append(f"image folder without --input-fps: assuming {fmt_rate(info.rate)} fps")
-        log.warning(warnings[-1])
+        log.info(warnings[-1])  # in the summary's warnings (a refusal stays one line)
     if info.frame_count is not None and info.frame_count < 2:
         raise MediaInputError(f"{src} has {info.frame_count} frame(s): need at least two")
     spec = o.rate_spec()

@@ -4,6 +4,8 @@ independent generators). Each case says what the CLI must answer: 'ok' (exit 0),
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from dataclasses import dataclass
 from fractions import Fraction
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import av
 import numpy as np
-from _media import ffmpeg
+from _media import encode_frames, ffmpeg
 
 
 @dataclass
@@ -122,4 +124,93 @@ def build(root: Path) -> dict[str, Case]:
     add("huge_fps_real", p, "refused")  # frames 1 us apart: broken timestamps
     p = _pyav_clip(root / "huge_fps_declared.mkv", 1_000_000, 41667, Fraction(1, 1_000_000))
     add("huge_fps_declared", p, "ok")  # says 30000 fps, frames are 1/24 s apart
+
+    # two frames: the least that can be interpolated
+    p = root / "two_frames.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=24", "-frames:v", "2", "-c:v",
+           "libx264", "-pix_fmt", "yuv420p", str(p))
+    add("two_frames_mp4", p, "ok")
+    # a packet the decoder cannot read (PyAV writes garbage for frame 5 of an mjpeg stream)
+    p = root / "corrupt_packet.mkv"
+    encode_frames(p, [np.full((48, 64, 3), 15 * n, np.uint8) for n in range(12)],
+                  codec="mjpeg", pix_fmt="yuvj420p", rate=25, corrupt=(5,))
+    add("corrupt_packet_mkv", p, "refused")
+    # extreme sizes: 2x2, a 4096x8 strip
+    p = root / "tiny_2x2.mkv"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=2x2:rate=24", "-frames:v", "6", "-c:v",
+           "libx264", "-pix_fmt", "yuv444p", str(p))
+    add("tiny_2x2", p, "ok")
+    p = root / "strip_4096x8.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=4096x8:rate=24", "-frames:v", "4", "-c:v",
+           "libx264", "-pix_fmt", "yuv420p", str(p))
+    add("strip_4096x8", p, "ok")
+    # alpha (qtrle rgba in mov: an mp4 output drops it and says so)
+    p = root / "alpha.mov"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=24:duration=0.5,format=rgba",
+           "-c:v", "qtrle", str(p))
+    add("alpha_mov", p, "ok")
+    # interlaced flags (x264 tff)
+    p = root / "interlaced.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25:duration=0.5", "-c:v", "libx264",
+           "-pix_fmt", "yuv420p", "-flags", "+ildct+ilme", "-x264opts", "tff=1", str(p))
+    add("interlaced_flags", p, "ok")
+    # many tracks: two videos, two audios, a subtitle
+    srt = root / "subs.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:00,400\nhello\n")
+    p = root / "many_tracks.mkv"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=24:duration=0.5",
+           "-f", "lavfi", "-i", "sine=frequency=440:duration=0.5",
+           "-f", "lavfi", "-i", "sine=frequency=880:duration=0.5",
+           "-f", "lavfi", "-i", "testsrc=size=32x24:rate=12:duration=0.5", "-i", str(srt),
+           "-map", "0", "-map", "1", "-map", "2", "-map", "3", "-map", "4",
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-c:s", "srt", str(p))
+    add("many_tracks_mkv", p, "ok")
+    # an animated gif
+    p = root / "anim.gif"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10", "-frames:v", "6", str(p))
+    add("gif", p, "ok")
+    # image folders: mixed sizes; junk (a text file, a cut image) among the frames
+    folder = root / "mixed_sizes"
+    folder.mkdir()
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=24", "-frames:v", "3",
+           str(folder / "%04d.png"))
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=80x60:rate=24", "-frames:v", "1",
+           str(folder / "0004.png"))
+    add("folder_mixed_sizes", folder, "refused")
+    folder = root / "junk"
+    folder.mkdir()
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=24", "-frames:v", "4",
+           str(folder / "%04d.png"))
+    (folder / "notes.txt").write_text("not an image\n")
+    (folder / "0003.png").write_bytes((folder / "0002.png").read_bytes()[:100])
+    add("folder_with_junk", folder, "refused")
+    folder = root / "images_and_text"
+    folder.mkdir()
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=24", "-frames:v", "4",
+           str(folder / "%04d.png"))
+    (folder / "README.txt").write_text("frames of a test\n")
+    (folder / ".DS_Store").write_bytes(b"\x00\x01junk")
+    add("folder_images_and_text", folder, "ok")
     return {c.name: c for c in cases}
+
+
+#: Cases whose damage --allow-partial may keep: 'ok' (what decodes is interpolated) or
+#: 'refused' (nothing usable decodes).
+PARTIAL = {
+    "truncated_faststart_30": "either", "truncated_faststart_70": "ok",
+    "truncated_moov_last_97": "either", "truncated_faststart_99": "ok",
+    "corrupt_middle": "either", "truncated_mkv": "ok", "corrupt_packet_mkv": "ok",
+    "folder_with_junk": "ok",
+}
+
+
+def record(kind: str, case: str, rc: int, lines: list[str], correct: bool | None = None,
+           traceback: bool = False) -> None:
+    """One outcome for the closing table, appended to $FLUIDFRAMES_FUZZ_LOG when it is set
+    (JSON lines: tests/fuzz/table.py turns them into the table)."""
+    path = os.environ.get("FLUIDFRAMES_FUZZ_LOG")
+    if not path:
+        return
+    with open(path, "a") as fh:
+        fh.write(json.dumps({"kind": kind, "case": case, "rc": rc, "lines": len(lines),
+                             "correct": correct, "traceback": traceback}) + "\n")

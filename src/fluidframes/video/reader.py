@@ -333,6 +333,11 @@ def _probe_file(path: Path, input_fps: Fraction | None, allow_partial: bool) -> 
     vfr = _is_vfr(scan.pts)
     rate, notes = _choose_rate(path, stated_rate, times, scan.time_base, vfr, input_fps)
     duration = declared.duration
+    readable = _readable_video(scan, rate, start)
+    if duration is not None and duration < readable <= duration + 1 / rate + Fraction(1, 1000):
+        # a container duration that ends at the last frame's start (Matroska without packet
+        # durations): the last frame lasts too
+        duration = readable
     damage = _damage(path, scan, declared, rate, start)
     if damage is not None:
         if not allow_partial:
@@ -730,6 +735,11 @@ def _read_video(info: VideoInfo, report: _Report,
                     pts = Fraction(frame.pts) * tb - info.start
                     if last is not None and pts <= last:
                         pts = last + step
+                        if info.duration is not None and pts >= info.duration:
+                            # a repeated time moved past the clip's end: no place for it
+                            report("frame with a repeated timestamp", _when(frame, tb, info),
+                                   index)
+                            continue
                 else:
                     pts = (last + step) if last is not None else Fraction(0)
                 last = pts

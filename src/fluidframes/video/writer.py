@@ -234,8 +234,10 @@ def plan_encoding(
     if width <= 0 or height <= 0:
         raise InputError(f"bad frame size {width}x{height}")
     kind = output_kind(dst, png=opts.png)
+    notes: list[str] = []  # said once, in the run's warnings (not logged per segment)
     if alpha and kind == "mp4":
-        log.warning("mp4 cannot hold an alpha channel; dropping alpha (use .mov, .webm or --png)")
+        notes.append("mp4 cannot hold an alpha channel: alpha dropped (.mov, .webm or --png "
+                     "keep it)")
         alpha = False
     codec = _resolve_codec(kind, opts, alpha)
     if opts.pix_fmt:
@@ -245,12 +247,11 @@ def plan_encoding(
     else:
         pix_fmt = _pick_pix_fmt(codec, alpha, high_bit_depth)
     if alpha and codec != "gif" and not _has_alpha(pix_fmt):
-        log.warning("codec %s/%s has no alpha; dropping alpha", codec, pix_fmt)
+        notes.append(f"{codec} {pix_fmt} has no alpha channel: alpha dropped")
         alpha = False
     if high_bit_depth and codec != "gif" and _bits(pix_fmt) <= 8:
-        log.warning("codec %s has no pixel format above 8 bit here; writing 8 bit", codec)
+        notes.append(f"{codec} has no pixel format above 8 bit here: written as 8 bit")
         high_bit_depth = False
-    notes: list[str] = []
     even_w, even_h = _needs_even(pix_fmt, codec)
     enc_w = width + (width % 2 if even_w else 0)
     enc_h = height + (height % 2 if even_h else 0)
