@@ -17,7 +17,7 @@ import pytest
 from _corpus import PARTIAL, build, record
 from _media import ffprobe, needs_ffmpeg, video_stream
 
-pytestmark = needs_ffmpeg
+pytestmark = [needs_ffmpeg, pytest.mark.slow]  # a CLI process per case (~2-5 s)
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 NAMES = [

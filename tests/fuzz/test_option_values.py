@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 import pytest
+from _corpus import record
 from _media import ffmpeg, needs_ffmpeg
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -64,17 +65,28 @@ def clip(tmp_path_factory) -> Path:
 @settings(FUZZ, max_examples=400)
 @given(st.dictionaries(st.sampled_from(NAMES), hostile, min_size=1, max_size=3))
 def test_api_options_are_accepted_or_refused_in_one_line(tmp_path_factory, clip, values):
+    case = repr(values)[:200]
     try:
         options = RunOptions.from_kwargs(**values)
     except InputError as exc:
+        record("api-values", case, 2, [str(exc)])
         _one_line(exc)
         return
+    except Exception:
+        record("api-values", case, 1, [], traceback=True)
+        raise
     out = tmp_path_factory.mktemp("out") / "o.mp4"
     try:
         plan = plan_run(clip, out, options)
     except InputError as exc:  # a rule that needs the input (encoder, pixel format, length)
+        record("api-values", case, 2, [str(exc)])
         _one_line(exc)
         return
+    except Exception:
+        record("api-values", case, 1, [], traceback=True)
+        raise
+    record("api-values", case, 0, [], correct=bool(plan.total and plan.total > 0
+                                                   and not out.exists()))
     assert plan.out_rate > 0 and plan.tempo > 0 and plan.total and plan.total > 0
     assert not out.exists()  # planning writes nothing
 
@@ -104,6 +116,9 @@ def test_cli_options_exit_0_with_output_or_2_with_one_line(tmp_path_factory, cli
     capfd.readouterr()
     rc = main(argv)
     err = [ln for ln in capfd.readouterr().err.splitlines() if ln.strip()]  # native output too
+    record("cli-values", " ".join(argv[6:])[:200], rc, err,
+           correct=out.exists() if rc == 0 else None,
+           traceback=any("Traceback" in ln or "internal error" in ln for ln in err))
     assert not any("Traceback" in ln or "internal error" in ln for ln in err), err
     if rc == 0:
         assert out.exists(), argv
