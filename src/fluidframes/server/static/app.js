@@ -98,8 +98,9 @@ function control(name, spec) {
   const helpEl = help ? el("small", { id: help, class: "help" }, spec.description) : null;
   const errEl = el("small", { id: "err-" + name, class: "field-err", hidden: true });
   const wrap = el("div", { class: "field " + (spec.type === "boolean" ? "check" : ""), "data-field": name });
-  if (spec.type === "boolean") wrap.append(input, label, helpEl, errEl);
-  else wrap.append(label, input, input._datalist || null, helpEl, errEl);
+  const parts = spec.type === "boolean" ? [input, label, helpEl, errEl]
+    : [label, input, input._datalist, helpEl, errEl];
+  wrap.append(...parts.filter(Boolean));
   return wrap;
 }
 
@@ -242,6 +243,9 @@ function setState(item, state, msg = "") {
   item.err.textContent = msg;
   item.err.hidden = !msg;
   item.retry.hidden = state !== "failed";
+  item.pick.hidden = state === "bad";
+  if (state === "bad" && pickItem === item)  // nothing to preview in a file the server refused
+    choosePick(pending.find((p) => p.state !== "bad") || null);
 }
 
 function addFiles(list) {
@@ -263,7 +267,7 @@ function addFiles(list) {
     } }, "Remove");
     const li = el("li", {}, el("div", { class: "line" }, name, size, status,
                                 el("span", { class: "btns" }, pick, retry, rm)), err);
-    Object.assign(item, { li, status, err, retry });
+    Object.assign(item, { li, status, err, retry, pick });
     pending.push(item); $("#pending").append(li);
     if (config && file.size > config.max_upload) setState(item, "bad", `${file.name} is larger than the limit of ${config.max_upload_text}`);
     else setState(item, "ready");
@@ -298,7 +302,11 @@ function choosePick(item) {
       setPoint(Math.min(d / 2, d));
     }
   };
-  video.onerror = () => { $("#preview-at-text").textContent = "this browser cannot show the file: type the point in seconds"; };
+  video.hidden = false;
+  video.onerror = () => {
+    video.hidden = true;
+    $("#preview-at-text").textContent = "this browser cannot show the file: type the point in seconds";
+  };
   updateStart();
 }
 function setPoint(t, from) {
@@ -429,6 +437,7 @@ function card(job) {
                           "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(pct),
                           "aria-valuetext": pct + "%" }, el("div", { style: `width:${pct}%` }));
   return el("li", { class: "job " + job.status, "data-id": job.id, "data-status": job.status, "data-kind": job.kind,
+                    "data-name": job.filename,
                     "data-frames": job.progress.frames_out },
     el("div", { class: "top" },
       el("span", { class: "badge " + job.status }, job.status),
@@ -567,6 +576,7 @@ function openViewer(job) {
   if (s.rotation && Math.abs(s.rotation) % 180 === 90) [w, h] = [h, w];
   if (V.montage) w *= 2;
   stage.style.setProperty("--ar", `${w} / ${h}`);
+  stage.style.setProperty("--arn", String(w / h));
   stage.style.setProperty("--natural-w", w + "px");
   const resType = job.format === "gif" ? "image/gif" : job.result.media_type;
   setSources(res, job.urls.result + "?inline=1", resType, job.urls.result_preview);
