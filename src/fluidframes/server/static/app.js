@@ -421,7 +421,7 @@ function actionsFor(job) {
     actions.append(el("a", { class: "btn ghost", href: job.urls.result, download: job.result.name, "data-action": "download", "aria-label": "Download " + job.result.name }, "Download"));
   }
   if (job.kind === "preview")
-    act("render", "Render whole file", () => renderWhole(job.id), "", { "aria-label": "Render the whole of " + name });
+    act("render", "Render whole file", () => renderWhole(job.id), "", { "aria-label": "Render whole file: " + name });
   if (["failed", "cancelled", "interrupted", "done"].includes(job.status))
     act("rerun", "Re-run", () => api(`/api/jobs/${job.id}/rerun`, { method: "POST" }).then(upsert).catch(fail), "ghost", { "aria-label": "Re-run " + name });
   if (job.status !== "running")
