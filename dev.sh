@@ -26,10 +26,12 @@ setup() {
 test_tools() {
     # The test suite checks outputs with an independent tool (ffprobe; the product never uses
     # it) and drives the web app in a real headless Chromium (Debian's package; browser
-    # downloads by test tools are never used).
+    # downloads by test tools are never used); the accessibility check injects axe-core, which
+    # the test fetches once with `npm pack` into ~/.cache/fluidframes-test.
     local missing=()
     command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
     [ -x /usr/bin/chromium ] || missing+=(chromium)
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         apt-get update -qq
