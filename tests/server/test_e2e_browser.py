@@ -186,6 +186,8 @@ def test_flow_at_1280_keyboard(open_page, e2e_clip, shots, tmp_path, studio):
     assert state["w"] == 176 and state["o"] > 0 and not state["paused"], state
     page.click("#play")
     page.screenshot(path=str(shots / "1280-2-compare.png"), full_page=True)
+    # the viewer as it is on screen (a full-page shot stretches the window, and with it 78vh)
+    page.locator("#viewer").screenshot(path=str(shots / "1280-2-compare-viewer.png"))
     widths = no_horizontal_scroll(page)
     assert widths["scroll"] <= widths["inner"], widths
 
@@ -238,6 +240,7 @@ def test_phone_width_390(open_page, clip, shots, tmp_path):
     widths = no_horizontal_scroll(page)
     assert widths["scroll"] <= widths["inner"], widths
     page.screenshot(path=str(shots / "390-2-compare.png"), full_page=True)
+    page.locator("#viewer").screenshot(path=str(shots / "390-2-compare-viewer.png"))
 
 
 def test_bad_upload_and_recovery(open_page, clip, shots, tmp_path):
@@ -302,6 +305,7 @@ def test_preview_render_then_whole_file(open_page, long_clip, shots, tmp_path, s
     dur = page.evaluate("document.querySelector('#orig').duration")
     assert 0.9 < dur < 1.1, dur  # compared with the window it was made from
     page.screenshot(path=str(shots / "1280-4-preview.png"), full_page=True)
+    page.locator("#viewer").screenshot(path=str(shots / "1280-4-preview-viewer.png"))
     page.click("#viewer-render")  # commit: the server's copy of the upload, not a new upload
     full = _card(page, "preview me.mp4", kind="full")
     page.wait_for_selector(full, timeout=30_000)
