@@ -83,6 +83,9 @@ class Spec:
     advanced: bool = False  # in the web form's "advanced" section
     group: str = "options"
     metavar: str | None = None
+    label: str | None = None  # the web form's label (default: the name in words)
+    web_help: str | None = None  # the web form's help when ``help`` describes the CLI flag
+    examples: tuple | None = None  # suggestions for free-text options (the form's datalist)
 
 
 def option(default: Any, kind: str, help: str, **spec: Any) -> Any:
@@ -236,7 +239,7 @@ class ModelConfig(_Options):
 
     model: str | None = option(
         None, "str", "model name (default rife-4.25; see `fluidframes models list`)",
-        web=True, group="model")
+        web=True, group="model", label="Model")
     model_file: str | None = option(
         None, "path", "your own Practical-RIFE checkpoint (flownet.pkl) or its folder "
         "(train_log/); the family is detected from its layers", group="model", metavar="PATH")
@@ -244,13 +247,14 @@ class ModelConfig(_Options):
     precision: str = option(
         "auto", "choice", "auto: fp16 on CUDA, bf16 convolutions on CPUs that have them, "
         "else fp32; half: the device's half precision (fp16 on GPUs, bf16 on CPUs)",
-        choices=PRECISIONS, group="model", web=True, advanced=True)
+        choices=PRECISIONS, group="model", web=True, advanced=True,
+        label="Precision")
     backend: str = option(
         "auto", "choice", "inference path: torch (fast, default where it applies) or eager",
         choices=BACKENDS, group="model")
     scale: float = option(
         1.0, "float", "flow resolution factor: 0.25, 0.5, 1, 2, 4 (0.5 for 4K)",
-        choices=SCALES, group="model", web=True, advanced=True)
+        choices=SCALES, group="model", web=True, advanced=True, label="Flow scale")
     threads: int | None = option(
         None, "int", "CPU threads for inference (default: one per physical core)",
         min=1, max=MAX_THREADS, group="model", metavar="N")
@@ -300,53 +304,65 @@ class VideoOptions(_Options):
 
     multi: int | None = option(
         None, "int", "frame-rate multiplier N (default 2)", min=2, max=MAX_MULTI, group="rate",
-        web=True, metavar="N")
+        web=True, metavar="N", label="Multiply frame rate by")
     exp: int | None = option(
         None, "int", "multiplier 2^K (as in the RIFE scripts)", min=1, max=MAX_EXP,
-        group="rate", web=True, metavar="K")
+        group="rate", web=True, metavar="K", label="Multiply by 2 to the power")
     fps: Fraction | None = option(
         None, "rate", "target frame rate, any value: 60, 59.94, 60000/1001", max=MAX_FPS,
-        group="rate", web=True, metavar="F")
+        group="rate", web=True, metavar="F", label="Target frame rate (fps)")
     slowmo: bool = option(False, "bool", "keep the frame rate: motion plays N times slower",
-                          group="rate", web=True)
+                          group="rate", web=True, label="Slow motion")
     audio: str = option("stretch", "choice", "audio with --slowmo: pitch-preserving stretch "
                         "(default) or drop", choices=AUDIO_MODES, group="rate", web=True,
-                        advanced=True)
+                        advanced=True, label="Audio in slow motion")
     input_fps: Fraction | None = option(
         None, "rate", "frame rate of an image folder (default 30)", max=MAX_FPS, group="rate",
         metavar="F")
     scene_detect: bool = option(True, "bool", "interpolate across scene cuts too",
-                                flag="--no-scene-detect", invert=True, group="scenes", web=True)
+                                flag="--no-scene-detect", invert=True, group="scenes", web=True,
+                                label="Scene-cut detection",
+                                web_help="hold the nearest frame at a cut instead of morphing "
+                                "across it")
     scene_threshold: float | None = option(
         None, "float", "cut sensitivity, 0..1 (default 0.075; lower finds more cuts)",
-        min=0.001, max=1.0, group="scenes", web=True, advanced=True, metavar="T")
+        min=0.001, max=1.0, group="scenes", web=True, advanced=True, metavar="T",
+        label="Cut sensitivity")
     dedup: bool = option(False, "bool", "drop duplicate frames (animation on twos) and re-time "
-                         "the motion", group="scenes", web=True, advanced=True)
+                         "the motion", group="scenes", web=True, advanced=True,
+                         label="Drop duplicate frames")
     loop: bool = option(False, "bool", "a seamless loop: the frames after the last one are "
                         "interpolated towards the first (looping GIFs, loop videos)",
-                        group="rate", web=True, advanced=True)
+                        group="rate", web=True, advanced=True,
+                        label="Seamless loop")
     montage: bool = option(False, "bool", "original and result side by side", group="output",
-                           web=True)
+                           web=True, label="Side-by-side montage")
     codec: str | None = option(
         None, "str", "video encoder (e.g. libx264, libx265, libvpx-vp9, prores_ks)",
-        group="output", web=True, advanced=True)
+        group="output", web=True, advanced=True, label="Video codec",
+        examples=("libx264", "libx265", "libvpx-vp9", "libsvtav1", "prores_ks"))
     crf: int | None = option(None, "int", "constant quality, lower is better (default 18 for "
                              "H.264; 0-51 for x264/x265, 0-63 for VP9/AV1)", min=0, max=63,
-                             group="output", web=True)
+                             group="output", web=True, label="Quality (CRF)")
     preset: str | None = option(None, "str", "encoder preset (e.g. medium, slow)",
-                                group="output", web=True, advanced=True)
+                                group="output", web=True, advanced=True, label="Encoder preset",
+                                examples=("ultrafast", "fast", "medium", "slow", "veryslow"))
     pix_fmt: str | None = option(None, "str", "pixel format, e.g. yuv420p10le for 10-bit",
-                                 group="output", web=True, advanced=True)
+                                 group="output", web=True, advanced=True, label="Pixel format",
+                                 examples=("yuv420p", "yuv420p10le", "yuv422p10le", "yuv444p",
+                                           "yuv444p10le"))
     png: bool = option(False, "bool", "write a folder of PNG frames", group="output")
     ext: str | None = option(None, "choice", "container of the default output name (when -o "
                              "is not given)", choices=CONTAINERS, group="output")
     overwrite: bool = option(False, "bool", "replace an existing output", group="output")
     keep_subtitles: bool = option(True, "bool", "leave subtitle tracks out",
-                                  flag="--no-subtitles", invert=True, group="output")
+                                  flag="--no-subtitles", invert=True, group="output", web=True,
+                                  advanced=True, label="Keep subtitles",
+                                  web_help="copy the source's subtitle tracks into the result")
     segment_seconds: float = option(
         10.0, "float", "source seconds per segment, cut at keyframes (default 10; 0: one)",
         min=MIN_SEGMENT_SECONDS, max=MAX_SEGMENT_SECONDS, zero_ok=True, group="segments",
-        metavar="S", web=True, advanced=True)
+        metavar="S", web=True, advanced=True, label="Segment length (s)")
     resume: bool = option(False, "bool", "continue an interrupted run from its completed "
                           "segments", group="segments")
     workers: int | None = option(
@@ -472,7 +488,9 @@ def json_schema(names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]
     for name, (cls, s) in web_fields().items():
         if names is not None and name not in names:
             continue
-        prop: dict[str, Any] = {"type": _JSON_TYPES[s.kind], "description": s.help}
+        prop: dict[str, Any] = {"type": _JSON_TYPES[s.kind],
+                                "title": s.label or name.replace("_", " ").capitalize(),
+                                "description": s.web_help or s.help, "x-group": s.group}
         default = cls.__dataclass_fields__[name].default
         if default is not None and default is not MISSING:
             prop["default"] = default
@@ -482,6 +500,8 @@ def json_schema(names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]
             prop["maximum"] = s.max
         if s.choices is not None:
             prop["enum"] = list(s.choices)
+        if s.examples is not None:
+            prop["examples"] = list(s.examples)
         if s.advanced:
             prop["x-advanced"] = True
         out[name] = prop

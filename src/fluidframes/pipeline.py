@@ -219,6 +219,8 @@ class _Run:
         try:
             stats = self.executor.run(todo, self._progress(t0, base, todo), self.cancel)
             stats = [read_stats(j.out_path, j.segment.index) for j in resumed] + stats
+            if self.cancel.is_set():
+                raise CancelledError("cancelled")
             video_tmp, frames_out = self._join()
             report = self._finalize(video_tmp)
         except KeyboardInterrupt:
@@ -244,7 +246,7 @@ class _Run:
         parts = [self.work.segment_file(s) for s in self.segments]
         self._made_dirs = _make_parents(p.dst.parent)
         return concat.join(parts, [s.first_step for s in self.segments], p.out_rate, p.dst,
-                           p.kind, p.info.rotation)
+                           p.kind, p.info.rotation, cancel=self.cancel)
 
     def _completed_segments(self) -> int:
         return sum(1 for s in self.segments if self.work.done(s))
@@ -263,7 +265,8 @@ class _Run:
             "stretch" if tempo != 1 else "copy")
         try:
             return mux.finalize(video_tmp, self.plan.dst, self.plan.info, tempo=tempo,
-                                audio=audio, keep_subtitles=o.keep_subtitles)
+                                audio=audio, keep_subtitles=o.keep_subtitles,
+                                cancel=self.cancel)
         except BaseException:
             if video_tmp.is_dir():
                 import shutil

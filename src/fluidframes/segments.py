@@ -97,6 +97,12 @@ class WorkDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+def work_path(dst: Path, base: Path | None = None) -> Path:
+    """Where the work folder of a run writing ``dst`` lives (whether or not it exists)."""
+    digest = hashlib.sha256(str(Path(dst).resolve()).encode()).hexdigest()[:16]
+    return (base or cache_root() / "work") / digest
+
+
 def work_dir_for(dst: Path, key: dict, ext: str, resume: bool, base: Path | None = None) -> WorkDir:
     """The work folder of a run: stable for the same output, input and options.
 
@@ -104,8 +110,7 @@ def work_dir_for(dst: Path, key: dict, ext: str, resume: bool, base: Path | None
     segment plan). With ``resume`` a folder whose manifest matches is reused; a mismatching one
     is an error (the command changed). Without ``resume`` any old folder is cleared.
     """
-    digest = hashlib.sha256(str(dst.resolve()).encode()).hexdigest()[:16]
-    path = (base or cache_root() / "work") / digest
+    path = work_path(dst, base)
     manifest = path / "manifest.json"
     want = {"version": _MANIFEST_VERSION, **key}
     if path.exists():
@@ -143,4 +148,5 @@ def manifest_key(info: VideoInfo, options: dict, segments: list[Segment]) -> dic
             "segments": [s.to_json() for s in segments]}
 
 
-__all__ = ["Segment", "WorkDir", "asdict", "manifest_key", "plan_segments", "work_dir_for"]
+__all__ = ["Segment", "WorkDir", "asdict", "manifest_key", "plan_segments", "work_dir_for",
+           "work_path"]

@@ -73,7 +73,7 @@ def test_cli_api_and_web_agree(tmp_path, clip, model_file, make_client, capsys, 
         r = client.post("/api/jobs", files={"file": ("c.mp4", fh, "video/mp4")},
                         data={name: value})
     assert r.status_code == 400
-    assert r.json() == {"detail": message}
+    assert r.json() == {"detail": message, "field": name}  # the page points at the field
     assert client.get("/api/jobs").json() == []
 
 

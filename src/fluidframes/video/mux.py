@@ -30,6 +30,7 @@ import heapq
 import logging
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -39,7 +40,7 @@ from typing import Any
 import av
 import numpy as np
 
-from fluidframes.errors import InputError, MediaError
+from fluidframes.errors import CancelledError, InputError, MediaError
 from fluidframes.video.reader import StreamInfo, VideoInfo
 from fluidframes.video.writer import _MUXER, _same_file, _supported, _temp_sibling, output_kind
 
@@ -342,8 +343,14 @@ def _set_metadata(out_stream: Any, info: StreamInfo) -> None:
         out_stream.metadata["title"] = info.title
 
 
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise CancelledError("cancelled")
+
+
 def _mux(video_tmp: Path, part: Path, kind: str, source: VideoInfo | None, audio: list[_Track],
-         subs: list[_Track], tempo: Fraction, shift: Fraction, chapters: bool) -> int:
+         subs: list[_Track], tempo: Fraction, shift: Fraction, chapters: bool,
+         cancel: threading.Event | None = None) -> int:
     """Write ``part``; returns the number of chapters written."""
     src = av.open(str(source.path)) if (source is not None and (audio or subs)) else None
     vin = av.open(str(video_tmp))
@@ -413,6 +420,7 @@ def _mux(video_tmp: Path, part: Path, kind: str, source: VideoInfo | None, audio
 
         for _, _, packet in heapq.merge(video_packets(), side_packets(),
                                         key=lambda item: (item[0], item[1])):
+            _check(cancel)
             out.mux(packet)
         out.close()
         return n_chapters
@@ -459,12 +467,14 @@ def _copy_container_metadata(out: Any, source: VideoInfo) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _measure_stream(container: Any, stream: Any) -> tuple[float, float]:
+def _measure_stream(container: Any, stream: Any,
+                    cancel: threading.Event | None = None) -> tuple[float, float]:
     lo: Fraction | None = None
     hi: Fraction | None = None
     rate = getattr(stream, "average_rate", None) or getattr(stream, "guessed_rate", None)
     fallback = 1 / Fraction(rate) if stream.type == "video" and rate else Fraction(0)
     for packet in container.demux(stream):
+        _check(cancel)
         if packet.pts is None or not packet.size:
             continue
         t0 = Fraction(packet.pts) * packet.time_base
@@ -479,16 +489,18 @@ def _measure_stream(container: Any, stream: Any) -> tuple[float, float]:
     return float(lo), float(hi - lo)
 
 
-def measure(path: Path) -> tuple[float, float, float | None, float | None, int, int, int]:
+def measure(path: Path, cancel: threading.Event | None = None
+            ) -> tuple[float, float, float | None, float | None, int, int, int]:
     """(video_start, video_duration, audio_start, audio_duration, n_audio, n_subs, n_chapters)."""
     with av.open(str(path)) as c:
-        v_start, v_dur = _measure_stream(c, c.streams.video[0]) if c.streams.video else (0.0, 0.0)
+        v_start, v_dur = (_measure_stream(c, c.streams.video[0], cancel) if c.streams.video
+                          else (0.0, 0.0))
         n_audio, n_subs = len(c.streams.audio), len(c.streams.subtitles)
         n_chapters = len(c.chapters())
     a_start = a_dur = None
     if n_audio:
         with av.open(str(path)) as c:
-            a_start, a_dur = _measure_stream(c, c.streams.audio[0])
+            a_start, a_dur = _measure_stream(c, c.streams.audio[0], cancel)
     return v_start, v_dur, a_start, a_dur, n_audio, n_subs, n_chapters
 
 
@@ -520,12 +532,15 @@ def _replace_folder(tmp: Path, dst: Path) -> None:
 def finalize(
     video_tmp: Path, dst: Path, source: VideoInfo | None, *, tempo: Fraction = Fraction(1),
     audio: str = "copy", keep_subtitles: bool = True, time_offset: Fraction = Fraction(0),
+    cancel: threading.Event | None = None,
 ) -> MuxReport:
     """Mux ``video_tmp`` with the source's audio/subtitles/chapters into ``dst`` atomically.
 
     ``tempo`` is the speed factor of the output relative to the source (``1/4`` = 4x slower).
     ``time_offset`` (seconds) is the source time, after the video's start, that output t=0
-    corresponds to (for outputs made from a later part of the source).
+    corresponds to (for outputs made from a later part of the source). ``cancel`` is checked
+    between packets, and the file is read back before it is published, so a cancel at any point
+    leaves nothing under ``dst``.
     """
     video_tmp, dst = Path(video_tmp), Path(dst)
     tempo = Fraction(tempo)
@@ -554,7 +569,9 @@ def finalize(
     part = _temp_sibling(dst, "part", dst.suffix.lower())
     try:
         try:
-            _mux(video_tmp, part, kind, source, tracks, subs, tempo, shift, chapters)
+            _mux(video_tmp, part, kind, source, tracks, subs, tempo, shift, chapters, cancel)
+        except CancelledError:
+            raise
         except Exception as exc:  # subtitles must never cost the video
             if not subs:
                 raise
@@ -563,9 +580,10 @@ def finalize(
             log.warning("muxing subtitles failed (%s); writing the video without them", reason)
             dropped += [f"#{t.info.index} {t.info.codec}: mux failed ({reason})" for t in subs]
             subs = []
-            _mux(video_tmp, part, kind, source, tracks, subs, tempo, shift, chapters)
+            _mux(video_tmp, part, kind, source, tracks, subs, tempo, shift, chapters, cancel)
+        measured = measure(part, cancel)
         os.replace(part, dst)
-    except InputError:
+    except (InputError, CancelledError):
         _remove(part)
         raise
     except (av.FFmpegError, OSError, ValueError, RuntimeError) as exc:
@@ -576,7 +594,7 @@ def finalize(
         raise
     video_tmp.unlink(missing_ok=True)
 
-    v_start, v_dur, a_start, a_dur, n_audio, n_subs, n_ch = measure(dst)
+    v_start, v_dur, a_start, a_dur, n_audio, n_subs, n_ch = measured
     report = MuxReport(
         audio_streams=n_audio, audio_mode=mode,
         subtitle_streams=n_subs, subtitles_dropped=dropped, chapters=n_ch,
