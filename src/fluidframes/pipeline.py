@@ -17,6 +17,7 @@ options) or :func:`run` (a validated :class:`~fluidframes.options.RunOptions`).
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -28,8 +29,8 @@ from pathlib import Path
 from . import _allocator
 from .errors import CancelledError, InputError, MediaInputError
 from .executors import Executor, executor_for
-from .naming import default_output
-from .options import RunOptions, check_output_frames
+from .naming import default_output, window_tag
+from .options import RunOptions, check_output_frames, fmt_time
 from .render import SegmentJob, SegmentStats, encode_options, read_stats, timing_plan
 from .report import Progress, RunSummary, fmt_rate, sync_error
 from .segments import manifest_key, plan_segments, work_dir_for
@@ -53,6 +54,9 @@ class RunPlan:
     kind: str  # output_kind(): mp4, mkv, mov, webm, gif or png-folder
     total: int | None  # expected output frames (None: unknown length)
     warnings: list[str] = field(default_factory=list)
+    #: --start/--duration: (start, end) in seconds from the input's first frame (end None: to
+    #: the input's end); None: the whole input
+    window: tuple[Fraction, Fraction | None] | None = None
 
 
 def plan_run(src: str | Path, dst: str | Path | None, options: RunOptions, *,
@@ -75,11 +79,18 @@ def plan_run(src: str | Path, dst: str | Path | None, options: RunOptions, *,
         raise MediaInputError(f"{src} has {info.frame_count} frame(s): need at least two")
     spec = o.rate_spec()
     out_rate, tempo = output_rate(info.rate, spec)
+    window, length = _window(src, info, o), info.duration
+    if window is not None and info.duration is not None:
+        length = (min(window[1], info.duration) if window[1] is not None
+                  else info.duration) - window[0]
     if dst is None:
         # frames per source frame (the slow-down factor with --slowmo)
         factor = Fraction(spec.factor) if o.slowmo else out_rate / (info.rate * tempo)
+        named = None if window is None else (
+            window[0], window[0] + length if length is not None else window[1])
         dst = default_output(src, image_sequence=info.is_image_sequence, out_rate=out_rate,
-                             factor=factor, slowmo=o.slowmo, png=o.png, ext=o.ext)
+                             factor=factor, slowmo=o.slowmo, png=o.png, ext=o.ext,
+                             window=named)
         if out_dir is not None:
             dst = Path(out_dir) / dst.name
     dst = Path(dst)
@@ -89,10 +100,21 @@ def plan_run(src: str | Path, dst: str | Path | None, options: RunOptions, *,
     _check_destination(src, dst, kind, o.overwrite)
     plan_encoding(dst, info.width * (2 if o.montage else 1), info.height, info,
                   encode_options(o), info.has_alpha, info.bit_depth > 8)
-    total = (timing_plan(out_rate, tempo, info.rate).count_for(info.duration)
-             if info.duration else None)
+    total = timing_plan(out_rate, tempo, info.rate).count_for(length) if length else None
     check_output_frames(total)
-    return RunPlan(src, dst, info, out_rate, tempo, kind, total, warnings)
+    return RunPlan(src, dst, info, out_rate, tempo, kind, total, warnings, window)
+
+
+def _window(src: Path, info: VideoInfo, o) -> tuple[Fraction, Fraction | None] | None:
+    """--start/--duration as (start, end) seconds, checked against the probed length (the
+    packet scan in :func:`fluidframes.segments.plan_segments` checks it exactly)."""
+    if not o.trimmed:
+        return None
+    start = o.start or Fraction(0)
+    if info.duration is not None and start >= info.duration:
+        raise InputError(f"start {fmt_time(start)} s is past the end of {src.name} "
+                         f"({fmt_time(info.duration)} s)")
+    return start, (start + o.duration if o.duration is not None else None)
 
 
 def _check_destination(src: Path, dst: Path, kind: str, overwrite: bool) -> None:
@@ -188,10 +210,11 @@ class _Run:
         p, o = self.plan, self.opts.video
         single = p.kind == "gif" or o.segment_seconds <= 0
         self.segments = plan_segments(p.info, timing_plan(p.out_rate, p.tempo, p.info.rate),
-                                      o.segment_seconds, single=single)
+                                      o.segment_seconds, single=single, window=p.window)
         ext = "" if p.kind == "png-folder" else p.dst.suffix.lower()
-        key = manifest_key(p.info, {**self.opts.output_key(), "out_rate": str(p.out_rate)},
-                           self.segments)
+        window = None if p.window is None else [str(t) for t in p.window]
+        key = manifest_key(p.info, {**self.opts.output_key(), "out_rate": str(p.out_rate),
+                                    "window": str(window)}, self.segments)
         self.work = work_dir_for(p.dst, key, ext, o.resume)
         return [SegmentJob(p.info, o, p.out_rate, p.tempo, seg, self.work.segment_file(seg),
                            seg.index == len(self.segments) - 1, self.executor.model_label)
@@ -261,9 +284,11 @@ class _Run:
         o, tempo = self.opts.video, self.plan.tempo
         audio = "drop" if (o.slowmo and o.audio == "drop") else (
             "stretch" if tempo != 1 else "copy")
+        offset, length = self._window()
         try:
             return mux.finalize(video_tmp, self.plan.dst, self.plan.info, tempo=tempo,
-                                audio=audio, keep_subtitles=o.keep_subtitles)
+                                audio=audio, keep_subtitles=o.keep_subtitles,
+                                time_offset=offset, duration=length)
         except BaseException:
             if video_tmp.is_dir():
                 import shutil
@@ -273,19 +298,33 @@ class _Run:
                 video_tmp.unlink(missing_ok=True)
             raise
 
+    def _window(self) -> tuple[Fraction, Fraction | None]:
+        """A trimmed run's part as (output t=0 in source seconds after the video's start,
+        length or None: to the end); (0, None) for a whole input."""
+        if self.plan.window is None:
+            return Fraction(0), None
+        start, end = self.plan.window
+        origin = self.segments[0].origin  # the input's first frame + start
+        return origin, (None if end is None else end - start)
+
     def _summary(self, report, stats: list[SegmentStats], frames_out: int, secs: float,
                  resumed: int) -> RunSummary:
         p = self.plan
         frame_out = 1 / p.out_rate
         out_dur = float(frames_out * frame_out)
         in_dur = float(p.info.duration) if p.info.duration else out_dur * float(p.tempo)
+        window = None
+        if p.window is not None:
+            window = self._window()
+            in_dur = min(in_dur - float(p.window[0]),
+                         float(window[1]) if window[1] is not None else math.inf)
         sync_err = in_sync = None
         audio = {}
         if report is not None:
             audio = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(report).items()}
             if report.video_duration is not None:
                 out_dur = float(report.video_duration)
-            sync_err = sync_error(report, p.info, p.tempo)
+            sync_err = sync_error(report, p.info, p.tempo, window)
             if sync_err is not None:
                 in_sync = abs(sync_err) <= float(frame_out) + 1e-6
 
@@ -306,6 +345,8 @@ class _Run:
             av_sync_error=sync_err, in_sync=in_sync,
             subtitles_dropped=list(getattr(report, "subtitles_dropped", []) or []),
             segments=len(self.segments), segments_resumed=resumed, warnings=list(p.warnings),
+            part=None if p.window is None else window_tag(
+                p.window[0], p.window[0] + Fraction(in_dur).limit_denominator(1000)),
         )
 
 

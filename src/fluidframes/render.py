@@ -184,7 +184,7 @@ class _SegmentRenderer:
             self.stats.skipped += 1
 
         seg = self.job.segment
-        start = seg.start if seg.index else None
+        start = seg.start if seg.index or self.opts.trimmed else None
         for frame in read_frames(self.info, on_corrupt=corrupt, start=start, stop=seg.stop):
             if not _put(self.frames_q, frame, self.stop):
                 return
@@ -284,8 +284,10 @@ class _SegmentRenderer:
                 break
             frame: Frame = item
             overlap = seg.stop is not None and frame.pts >= seg.stop
-            if not overlap:
-                self.stats.frames_in += 1
+            if overlap and self.opts.loop and self.job.last:
+                break  # a trimmed loop ends at the part's end: it wraps to its first frame
+            if not overlap and (seg.origin is None or frame.pts >= seg.origin):
+                self.stats.frames_in += 1  # (not the frame before a --start, decoded for it)
             last_pts = frame.pts
             thumb = thumbnail(frame.image)
             # The segment's first frame and its overlap frame are never dropped as duplicates,
@@ -313,6 +315,9 @@ class _SegmentRenderer:
         if self.job.last:
             # frames dropped as duplicates at the very end still count for the clip's length
             tail = last_pts - frames[prev_idx].pts + 1 / self.info.rate
+            if self.opts.loop and self.end_step is not None:  # a trimmed loop: up to its end
+                step = self.job.tempo / self.job.out_rate
+                tail = seg.origin + self.end_step * step - frames[prev_idx].pts
             wrap, cut = self._loop_frame(kept, thumbs[prev_idx]) if self.opts.loop else (None, False)
             if wrap is not None:
                 frames[wrap.index] = wrap
@@ -322,7 +327,7 @@ class _SegmentRenderer:
     def _loop_frame(self, index: int, last_thumb: np.ndarray) -> tuple[Frame | None, bool]:
         """--loop: the clip's first frame, to interpolate the last one towards it; and whether
         last -> first is a scene cut (not a seamless loop: then the last frame is held)."""
-        frames = read_frames(self.info)
+        frames = read_frames(self.info, start=self.job.segment.origin)  # --start: the part's
         first = next(frames, None)
         frames.close()
         if first is None:
