@@ -432,9 +432,9 @@ def _copy_in_window(packet: Any, shift: Fraction, end: Fraction | None) -> bool:
 
 def _mux(video_tmp: Path, part: Path, kind: str, source: VideoInfo | None, audio: list[_Track],
          subs: list[_Track], tempo: Fraction, shift: Fraction, chapters: bool,
-         end: Fraction | None = None, cut: bool = False) -> int:
+         part_end: Fraction | None = None, cut: bool = False) -> int:
     """Write ``part``; returns the number of chapters written. ``cut``: only the part of the
-    source from ``shift`` to ``end`` (absolute source seconds; None: to its end)."""
+    source from ``shift`` to ``part_end`` (absolute source seconds; None: to its end)."""
     src = av.open(str(source.path)) if (source is not None and (audio or subs)) else None
     vin = av.open(str(video_tmp))
     out = av.open(str(part), "w", format=_MUXER[kind])
@@ -458,12 +458,12 @@ def _mux(video_tmp: Path, part: Path, kind: str, source: VideoInfo | None, audio
                 os_ = conv.stream
             else:
                 enc = _AudioEncoder(out, in_stream, track.target, tempo, shift,
-                                    declared=_kept(track.info, shift, end) if cut
-                                    else track.info.duration, end=end)
+                                    declared=_kept(track.info, shift, part_end) if cut
+                                    else track.info.duration, end=part_end)
                 encoders[track.info.index] = enc
                 os_ = enc.stream
             _set_metadata(os_, track.info)
-        n_chapters = _copy_chapters(out, source, tempo, shift, end) if chapters else 0
+        n_chapters = _copy_chapters(out, source, tempo, shift, part_end) if chapters else 0
         if source is not None and not source.is_image_sequence:
             _copy_container_metadata(out, source)
 
@@ -485,11 +485,11 @@ def _mux(video_tmp: Path, part: Path, kind: str, source: VideoInfo | None, audio
                         yield _ts(p), 1, p
                 elif idx in converters:
                     for p in converters[idx].feed(packet, shift,
-                                                  None if end is None else end - shift):
+                                                  None if part_end is None else part_end - shift):
                         yield _ts(p), 1, p
                 elif packet.size and (packet.pts is not None or packet.dts is not None):
                     if (cut and packet.stream.type == "subtitle"
-                            and not _copy_in_window(packet, shift, end)):
+                            and not _copy_in_window(packet, shift, part_end)):
                         continue
                     tb = packet.time_base
                     off = round(shift / tb)
