@@ -1,7 +1,10 @@
 """GIF output: file size and picture quality of the GIF against the PNG frames of the same run.
 
 Usage: python benchmarks/bench_gif.py [--code SRC_DIR] [--label NAME] [--json out.json]
-       [--model rife-4.25 | --model-file tiny.pkl] [-- extra interpolate flags]
+       [--model rife-4.25 | --model-file tiny.pkl] [VARIANT ...]
+
+Each VARIANT is one GIF run's extra flags as one argument ("" = the defaults; e.g.
+"--gif-dither bayer" or "--gif-palette frame"); the PNG reference is made once.
 
 The clip is 1 s of the bigbuckbunny sample (fluidframes.samples) scaled to 320x180 (made once
 with the ffmpeg CLI, a test tool here). ``fluidframes interpolate --multi 2`` runs twice on it
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from PIL import Image
 
 
 def decode(path: Path) -> list[np.ndarray]:
@@ -42,7 +46,8 @@ def main() -> None:
     ap.add_argument("--model", default="rife-4.25")
     ap.add_argument("--model-file")
     ap.add_argument("--json")
-    ap.add_argument("extra", nargs="*", help="more interpolate flags (after --)")
+    ap.add_argument("variants", nargs="*", default=[""],
+                    help="one GIF run per argument: its extra interpolate flags")
     a = ap.parse_args()
     sys.path.insert(0, a.code)
     from fluidframes.samples import sample_path
@@ -63,21 +68,30 @@ def main() -> None:
                            check=True, env=env)
             return time.monotonic() - t
 
-        gif = d / "out.gif"
-        secs = interpolate(gif, *a.extra)
         interpolate(d / "png", "--png")
         ref = [np.asarray(av.open(str(p)).decode(video=0).__next__().to_ndarray(format="rgb24"))
                for p in sorted((d / "png").glob("*.png"))]
-        got = decode(gif)
-        if len(got) != len(ref):
-            raise SystemExit(f"GIF has {len(got)} frames, PNG {len(ref)}")
-        scores = [psnr(g, r) for g, r in zip(got, ref)]
-        row = {"label": a.label, "flags": a.extra, "frames": len(got),
-               "bytes": gif.stat().st_size, "psnr_mean_db": round(float(np.mean(scores)), 2),
-               "psnr_min_db": round(float(np.min(scores)), 2), "seconds": round(secs, 1)}
-    print(json.dumps(row))
+        rows = []
+        for n, variant in enumerate(a.variants or [""]):
+            gif = d / f"out{n}.gif"
+            secs = interpolate(gif, *variant.split())
+            got = decode(gif)
+            if len(got) != len(ref):
+                raise SystemExit(f"GIF has {len(got)} frames, PNG {len(ref)}")
+            if got[0].shape != ref[0].shape:  # --gif-width: compare at the GIF's size
+                size = (got[0].shape[1], got[0].shape[0])
+                scaled = [np.asarray(Image.fromarray(r).resize(size, Image.LANCZOS)) for r in ref]
+            else:
+                scaled = ref
+            scores = [psnr(g, r) for g, r in zip(got, scaled)]
+            row = {"label": a.label, "flags": variant, "frames": len(got),
+                   "bytes": gif.stat().st_size,
+                   "psnr_mean_db": round(float(np.mean(scores)), 2),
+                   "psnr_min_db": round(float(np.min(scores)), 2), "seconds": round(secs, 1)}
+            print(json.dumps(row), flush=True)
+            rows.append(row)
     if a.json:
-        Path(a.json).write_text(json.dumps(row, indent=1))
+        Path(a.json).write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

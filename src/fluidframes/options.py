@@ -47,7 +47,7 @@ MIN_SEGMENT_SECONDS = 0.1
 MAX_TIME = 360_000  #: --start / --duration: 100 hours
 MIN_DURATION = 0.001  #: --duration: 1 ms (the window holds at least one output frame)
 GIF_PALETTES = ("scene", "clip", "frame")
-GIF_DITHERS = ("sierra2_4a", "sierra2", "floyd_steinberg", "bayer", "none")
+GIF_DITHERS = ("bayer", "sierra2_4a", "sierra2", "floyd_steinberg", "none")
 MAX_GIF_FPS = 100  #: GIF delays are whole centiseconds
 
 SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
@@ -401,11 +401,13 @@ class VideoOptions(_Options):
         "clip, or a new one every frame (largest files)", choices=GIF_PALETTES, group="gif",
         web=True, advanced=True)
     gif_dither: str = option(
-        "sierra2_4a", "choice", "GIF dithering (bayer and none make smaller files)",
+        "bayer", "choice", "GIF dithering: bayer (ordered, default: still areas stay still, "
+        "small files), error diffusion (sierra2_4a, sierra2, floyd_steinberg: larger, "
+        "fizzing) or none (bands)",
         choices=GIF_DITHERS, group="gif", web=True, advanced=True)
     gif_fps_max: Fraction = option(
         Fraction(50), "rate", "highest GIF frame rate (default 50: browsers slow faster GIFs "
-        "down); above it every k-th frame is kept", max=MAX_GIF_FPS, group="gif", web=True,
+        "down); a faster output is made at this rate", max=MAX_GIF_FPS, group="gif", web=True,
         advanced=True, metavar="F")
     gif_width: int | None = option(
         None, "int", "scale the GIF to this width (height follows)", min=16, max=8192,

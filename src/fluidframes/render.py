@@ -46,6 +46,11 @@ def encode_options(o: VideoOptions) -> EncodeOptions:
     return EncodeOptions(codec=o.codec, crf=o.crf, preset=o.preset, pix_fmt=o.pix_fmt, png=o.png)
 
 
+def lossless_options(alpha: bool) -> EncodeOptions:
+    """The segments of a GIF run: lossless RGB(A) FFV1, read twice by :mod:`.video.gif`."""
+    return EncodeOptions(codec="ffv1", pix_fmt="bgra" if alpha else "bgr0")
+
+
 # ---- threads -------------------------------------------------------------------------------------
 
 class _Stage(threading.Thread):
@@ -133,6 +138,7 @@ class SegmentJob:
     out_path: Path  # the finished segment file (or PNG folder) in the work folder
     last: bool
     model_label: str = "rife"
+    lossless: bool = False  # a GIF run: the segment is FFV1 (lossless_options), 8 bit
 
 
 @dataclass
@@ -343,8 +349,9 @@ class _SegmentRenderer:
         width = self.info.width * (2 if o.montage else 1)
         self.writer = VideoWriter(
             job.out_path, width, self.info.height, job.out_rate, self.info,
-            encode_options(o),
-            alpha=self.info.has_alpha, high_bit_depth=self.info.bit_depth > 8,
+            lossless_options(self.info.has_alpha) if job.lossless else encode_options(o),
+            alpha=self.info.has_alpha,
+            high_bit_depth=self.info.bit_depth > 8 and not job.lossless,
         )
         self.frames_q: queue.Queue = queue.Queue(_QUEUE)
         self.out_q: queue.Queue = queue.Queue(_QUEUE)

@@ -63,6 +63,8 @@ class RunSummary:
     segments_resumed: int = 0
     warnings: list[str] = field(default_factory=list)
     part: str | None = None  # --start/--duration: the part of the input, "12.5s-16.5s"
+    #: a GIF: palette mode and count, dithering, size, frame rate, frames, file size (bytes)
+    gif: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -78,7 +80,17 @@ class RunSummary:
             f"{fmt_rate(self.source_rate)} -> {fmt_rate(self.output_rate)} fps, "
             f"{self.output_duration:.3f} s, {self.interpolated} interpolated, "
             f"{self.scene_cuts} cuts, {self.seconds:.1f} s at {self.speed_fps:.2f} fps{sync}"
+            f"{self._gif_text()}"
         )
+
+    def _gif_text(self) -> str:
+        g = self.gif
+        if not g:
+            return ""
+        per = {"scene": "per scene", "clip": "for the clip", "frame": "one per frame"}
+        return (f", GIF {g['width']}x{g['height']}, {g['palettes']} palette(s) "
+                f"({per.get(g['palette'], g['palette'])}), {g['dither']} dither, "
+                f"{g['bytes'] / 1e6:.2f} MB")
 
 
 def sync_error(report, info, tempo: Fraction,
