@@ -145,7 +145,8 @@ def test_trimmed_frames_are_the_whole_runs_frames(tmp_path, model_file):
                                                                              strict=True))
 
 
-def test_subtitles_and_chapters_cut_to_the_part(tmp_path, clip, model_file):
+@pytest.mark.parametrize("ext", ["mkv", "mp4"])  # subrip copied; converted to mov_text
+def test_subtitles_and_chapters_cut_to_the_part(tmp_path, clip, model_file, ext):
     srt = tmp_path / "s.srt"
     srt.write_text("1\n00:00:00,200 --> 00:00:00,600\nbefore\n\n"
                    "2\n00:00:00,800 --> 00:00:01,300\nacross the start\n\n"
@@ -161,14 +162,14 @@ def test_subtitles_and_chapters_cut_to_the_part(tmp_path, clip, model_file):
     # the chapters stay put)
     ffmpeg("-i", str(clip), "-i", str(srt), "-i", str(meta), "-map", "0:v", "-map", "1",
            "-map_metadata", "2", "-map_chapters", "2", "-c", "copy", "-c:s", "srt", str(full))
-    out = tmp_path / "part.mkv"
+    out = tmp_path / f"part.{ext}"
     s = interpolate_video(full, out, model_file=model_file, multi=2, start="1", duration="1")
     assert s.audio["subtitle_streams"] == 1
     events = json.loads(subprocess.run(
         ["ffprobe", "-v", "error", "-select_streams", "s:0", "-show_packets", "-show_data",
          "-of", "json", str(out)], check=True, capture_output=True, text=True).stdout)["packets"]
     times = [(round(float(e["pts_time"]), 3), round(float(e["duration_time"]), 3))
-             for e in events]
+             for e in events if int(e["size"]) > 2]  # (mov_text fills gaps with empty samples)
     assert times == [(0.0, 0.3), (0.5, 0.2), (0.9, 0.1)]
     chapters = json.loads(subprocess.run(
         ["ffprobe", "-v", "error", "-show_chapters", "-of", "json", str(out)], check=True,

@@ -362,8 +362,11 @@ class _SubConverter:
         self.stream.codec_context.subtitle_header = header
         self.stream.codec_context.time_base = Fraction(1, 1000)
 
-    def feed(self, packet: Any, shift: Fraction, end: Fraction | None = None) -> Iterator[Any]:
-        """``end``: where the output ends (a part of the source), on the output timeline."""
+    #: a part of the source (--start/--duration): events are cut to [0, end) of the output
+    cut: bool = False
+    end: Fraction | None = None
+
+    def feed(self, packet: Any, shift: Fraction) -> Iterator[Any]:
         from av.subtitles.subtitle import SubtitleSet
 
         if not packet.size or packet.pts is None:
@@ -375,8 +378,8 @@ class _SubConverter:
         dur = Fraction(packet.duration or 0) * packet.time_base
         if not dur and subset.end_display_time:
             dur = Fraction(subset.end_display_time, 1000)
-        if end is not None or shift:  # a part of the source
-            cut = _sub_window(start, dur, end)
+        if self.cut:
+            cut = _sub_window(start, dur, self.end)
             if cut is None:
                 return
             start, dur = cut
@@ -454,6 +457,7 @@ def _mux(video_tmp: Path, part: Path, kind: str, source: VideoInfo | None, audio
                 copies[track.info.index] = os_
             elif track.mode == "convert":
                 conv = _SubConverter(out, in_stream, track.target)
+                conv.cut, conv.end = cut, None if part_end is None else part_end - shift
                 converters[track.info.index] = conv
                 os_ = conv.stream
             else:
@@ -484,8 +488,7 @@ def _mux(video_tmp: Path, part: Path, kind: str, source: VideoInfo | None, audio
                     for p in encoders[idx].feed(packet):
                         yield _ts(p), 1, p
                 elif idx in converters:
-                    for p in converters[idx].feed(packet, shift,
-                                                  None if part_end is None else part_end - shift):
+                    for p in converters[idx].feed(packet, shift):
                         yield _ts(p), 1, p
                 elif packet.size and (packet.pts is not None or packet.dts is not None):
                     if (cut and packet.stream.type == "subtitle"
