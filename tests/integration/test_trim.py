@@ -143,6 +143,20 @@ def test_trimmed_frames_are_the_whole_runs_frames(tmp_path, model_file):
     d = _pngs(tmp_path / "end")
     assert end.frames_out == 12 and all(np.array_equal(x, y) for x, y in zip(a[36:], d,
                                                                              strict=True))
+    # --loop on a part loops that part: the same frames as looping a clip of just those frames
+    # (source frames 6..17 pass through the whole run untouched as its even frames)
+    part_clip = tmp_path / "frames6-17"
+    part_clip.mkdir()
+    for k in range(6, 18):
+        Image.fromarray(a[2 * k]).save(part_clip / f"f{k:03d}.png")
+    ref = interpolate_video(part_clip, tmp_path / "ref_loop", model_file=model_file, png=True,
+                            multi=2, input_fps="24", loop=True)
+    looped = interpolate_video(src, tmp_path / "part_loop", model_file=model_file, png=True,
+                               multi=2, start="0.25", duration="0.5", loop=True)
+    e, f = _pngs(tmp_path / "ref_loop"), _pngs(tmp_path / "part_loop")
+    assert ref.frames_out == looped.frames_out == 24
+    assert all(np.array_equal(x, y) for x, y in zip(e, f, strict=True))
+    assert not np.array_equal(f[-1], b[-1])  # towards the part's first frame, not frame 18
 
 
 @pytest.mark.parametrize("ext", ["mkv", "mp4"])  # subrip copied; converted to mov_text
