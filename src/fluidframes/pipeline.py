@@ -220,7 +220,7 @@ class _Run:
         self.segments = plan_segments(p.info, timing_plan(p.out_rate, p.tempo, p.info.rate),
                                       o.segment_seconds, single=single, window=p.window)
         # a GIF is made from lossless segments in two passes (video/gif.py)
-        ext = "" if p.kind == "png-folder" else ".mkv" if p.kind == "gif" else p.dst.suffix.lower()
+        ext = {"png-folder": "", "gif": ".mkv"}.get(p.kind, p.dst.suffix.lower())
         window = None if p.window is None else [str(t) for t in p.window]
         key = manifest_key(p.info, {**self.opts.output_key(), "out_rate": str(p.out_rate),
                                     "window": str(window)}, self.segments)

@@ -27,10 +27,10 @@ Decisions
   over its neighbours: the "fizzing" of animated GIFs, and 30-50 % larger files); ``none``
   bands. Measured in benchmarks/README.md ("GIF output").
 * **Size**: ``--gif-width`` scales down (Lanczos, height kept in proportion) as the frames
-  are read, in both passes; the frame rate cap (``--gif-fps-max``) is applied when the run is planned (GIF delays
-  are whole centiseconds and browsers slow down anything faster than 2 cs a frame). Rates
-  that are not 100/k are written with delays alternating so the total time is exact
-  (the muxer rounds each frame's time, not each delay).
+  are read, in both passes; the frame rate cap (``--gif-fps-max``) is applied when the run is
+  planned (GIF delays are whole centiseconds and browsers slow down anything faster than 2 cs
+  a frame). Rates that are not 100/k are written with delays alternating so the total time
+  is exact (the muxer rounds each frame's time, not each delay).
 * **Loops forever** (the NETSCAPE2.0 loop count 0), like every GIF users post.
 * **Alpha** (sources with transparency): 1-bit, pixels under half opacity are transparent.
 """
