@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from fractions import Fraction
@@ -43,6 +44,11 @@ MAX_THREADS = 1024
 MAX_WORKERS = 1024
 MAX_SEGMENT_SECONDS = 86_400.0
 MIN_SEGMENT_SECONDS = 0.1
+MAX_TIME = 360_000  #: --start / --duration: 100 hours
+MIN_DURATION = 0.001  #: --duration: 1 ms (the window holds at least one output frame)
+GIF_PALETTES = ("scene", "clip", "frame")
+GIF_DITHERS = ("bayer", "sierra2_4a", "sierra2", "floyd_steinberg", "none")
+MAX_GIF_FPS = 100  #: GIF delays are whole centiseconds
 
 SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
 #: ``--quality``: what each preset sets (unless given explicitly). Measured trade-offs:
@@ -66,8 +72,9 @@ _FALSE = {"0", "false", "off", "no"}
 class Spec:
     """What one option is: its kind, bounds and help text, and where it is offered.
 
-    ``kind``: ``int``, ``float``, ``rate`` (a frame rate: 60, 59.94, 60000/1001), ``bool``,
-    ``str``, ``choice`` (one of ``choices``), ``path`` or ``device``.
+    ``kind``: ``int``, ``float``, ``rate`` (a frame rate: 60, 59.94, 60000/1001), ``time``
+    (seconds or [HH:]MM:SS(.fff), read exactly), ``bool``, ``str``, ``choice`` (one of
+    ``choices``), ``path`` or ``device``.
     """
 
     kind: str
@@ -124,6 +131,40 @@ def _check_range(name: str, s: Spec, value: float, what: str, raw: Any) -> None:
         raise InputError(f"{name} must be {what} {_range_text(s)}, got {_shown(raw)}")
 
 
+_TIME_RE = re.compile(r"^(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?|\.\d+)$")
+
+
+def parse_time(value: Any) -> Fraction | None:
+    """Seconds as an exact Fraction: ``12.5``, ``90``, ``1:30``, ``01:02:03.250``, ``25/2``, or
+    a number; None when it is not a time (the caller words the error)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, Fraction)):
+        return Fraction(value)
+    if isinstance(value, float):
+        return Fraction(repr(value)) if math.isfinite(value) else None
+    text = str(value).strip()
+    if "/" in text:
+        num, _, den = text.partition("/")
+        if num.strip().isdigit() and den.strip().isdigit() and int(den) > 0:
+            return Fraction(int(num), int(den))
+        return None
+    m = _TIME_RE.match(text)
+    if m is None:
+        return None
+    h, mnt, sec = m.groups()
+    if h is not None and mnt is None:  # MM:SS
+        h, mnt = None, h
+    if mnt is not None and Fraction(sec) >= 60 or h is not None and int(mnt) >= 60:
+        return None
+    return int(h or 0) * 3600 + int(mnt or 0) * 60 + Fraction(sec)
+
+
+def fmt_time(t: Fraction | float) -> str:
+    """Seconds as the shortest decimal text to the millisecond: 12.5, 4, 0.042."""
+    return f"{float(t):.3f}".rstrip("0").rstrip(".")
+
+
 def coerce(name: str, s: Spec, value: Any) -> Any:
     """``value`` (text or a Python value) as the option's type, bounds checked; None stays None."""
     if value is None or (isinstance(value, str) and not value.strip() and s.kind != "str"):
@@ -160,6 +201,13 @@ def coerce(name: str, s: Spec, value: Any) -> Any:
             raise InputError(f"{name} must be one of {', '.join(_num(c) for c in s.choices)}, "
                              f"got {_shown(value)}")
         return x
+    if k == "time":
+        t = parse_time(value)
+        if t is None or (s.min is not None and t < Fraction(str(s.min))) or (
+                s.max is not None and t > s.max):
+            raise InputError(f"{name} must be a time in seconds or HH:MM:SS(.fff) "
+                             f"{_range_text(s)}, got {_shown(value)}")
+        return t
     if k == "rate":
         from .timing import parse_rate
 
@@ -335,6 +383,14 @@ class VideoOptions(_Options):
                         "interpolated towards the first (looping GIFs, loop videos)",
                         group="rate", web=True, advanced=True,
                         label="Seamless loop")
+    start: Fraction | None = option(
+        None, "time", "process the input from this time on (seconds or HH:MM:SS.fff); audio, "
+        "subtitles and chapters are cut to the same part", min=0, max=MAX_TIME, group="trim",
+        web=True, advanced=True, metavar="T", label="Start at")
+    duration: Fraction | None = option(
+        None, "time", "process only this long a part of the input (seconds or HH:MM:SS.fff; "
+        "up to the end if the input is shorter)", min=MIN_DURATION, max=MAX_TIME,
+        group="trim", web=True, advanced=True, metavar="T", label="Duration")
     montage: bool = option(False, "bool", "original and result side by side", group="output",
                            web=True, label="Side-by-side montage")
     codec: str | None = option(
@@ -354,6 +410,22 @@ class VideoOptions(_Options):
     png: bool = option(False, "bool", "write a folder of PNG frames", group="output")
     ext: str | None = option(None, "choice", "container of the default output name (when -o "
                              "is not given)", choices=CONTAINERS, group="output")
+    gif_palette: str = option(
+        "scene", "choice", "GIF colours: one palette per scene (default), one for the whole "
+        "clip, or a new one every frame (largest files)", choices=GIF_PALETTES, group="gif",
+        web=True, advanced=True, label="GIF palette")
+    gif_dither: str = option(
+        "bayer", "choice", "GIF dithering: bayer (ordered, default: still areas stay still, "
+        "small files), error diffusion (sierra2_4a, sierra2, floyd_steinberg: larger, "
+        "fizzing) or none (bands)",
+        choices=GIF_DITHERS, group="gif", web=True, advanced=True, label="GIF dithering")
+    gif_fps_max: Fraction = option(
+        Fraction(50), "rate", "highest GIF frame rate (default 50: browsers slow faster GIFs "
+        "down); a faster output is made at this rate", max=MAX_GIF_FPS, group="gif", web=True,
+        advanced=True, label="GIF frame-rate cap", metavar="F")
+    gif_width: int | None = option(
+        None, "int", "scale the GIF to this width (height follows)", min=16, max=8192,
+        group="gif", web=True, advanced=True, label="GIF width", metavar="W")
     overwrite: bool = option(False, "bool", "replace an existing output", group="output")
     keep_subtitles: bool = option(True, "bool", "leave subtitle tracks out",
                                   flag="--no-subtitles", invert=True, group="output", web=True,
@@ -374,6 +446,11 @@ class VideoOptions(_Options):
 
     def _check(self) -> None:
         self.rate_spec()  # multi/exp/fps combinations
+
+    @property
+    def trimmed(self) -> bool:
+        """Whether only a part of the input is processed (--start/--duration)."""
+        return bool(self.start) or self.duration is not None
 
     def rate_spec(self):
         """The rate request as :class:`fluidframes.timing.RateSpec`."""
@@ -479,6 +556,7 @@ def web_fields() -> dict[str, tuple[type[_Options], Spec]]:
 
 
 _JSON_TYPES = {"int": "integer", "float": "number", "bool": "boolean", "rate": "string",
+               "time": "string",
                "str": "string", "choice": "string", "path": "string", "device": "string"}
 
 
@@ -493,7 +571,7 @@ def json_schema(names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]
                                 "description": s.web_help or s.help, "x-group": s.group}
         default = cls.__dataclass_fields__[name].default
         if default is not None and default is not MISSING:
-            prop["default"] = default
+            prop["default"] = str(default) if isinstance(default, Fraction) else default
         if s.min is not None:
             prop["minimum"] = s.min
         if s.max is not None:
@@ -538,6 +616,6 @@ def parse_form(values: Mapping[str, str]) -> dict[str, Any]:
 
 __all__ = [
     "MAX_EXP", "MAX_FPS", "MAX_MULTI", "MAX_OUTPUT_FRAMES", "ModelConfig", "RunOptions", "Spec",
-    "VideoOptions", "add_arguments", "check_output_frames", "coerce", "json_schema",
-    "parse_form", "web_fields",
+    "VideoOptions", "add_arguments", "check_output_frames", "coerce", "fmt_time", "json_schema",
+    "parse_form", "parse_time", "web_fields",
 ]

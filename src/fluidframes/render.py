@@ -48,6 +48,11 @@ def encode_options(o: VideoOptions) -> EncodeOptions:
     return EncodeOptions(codec=o.codec, crf=o.crf, preset=o.preset, pix_fmt=o.pix_fmt, png=o.png)
 
 
+def lossless_options(alpha: bool) -> EncodeOptions:
+    """The segments of a GIF run: lossless RGB(A) FFV1, read twice by :mod:`.video.gif`."""
+    return EncodeOptions(codec="ffv1", pix_fmt="bgra" if alpha else "bgr0")
+
+
 # ---- threads -------------------------------------------------------------------------------------
 
 class _Stage(threading.Thread):
@@ -155,6 +160,7 @@ class SegmentJob:
     out_path: Path  # the finished segment file (or PNG folder) in the work folder
     last: bool
     model_label: str = "rife"
+    lossless: bool = False  # a GIF run: the segment is FFV1 (lossless_options), 8 bit
 
 
 @dataclass
@@ -206,7 +212,7 @@ class _SegmentRenderer:
             self.stats.skipped += 1
 
         seg = self.job.segment
-        start = seg.start if seg.index else None
+        start = seg.start if seg.index or self.opts.trimmed else None
         for frame in read_frames(self.info, on_corrupt=corrupt, start=start, stop=seg.stop):
             if not _put(self.frames_q, frame, self.stop):
                 return
@@ -318,8 +324,10 @@ class _SegmentRenderer:
                 break
             frame: Frame = item
             overlap = seg.stop is not None and frame.pts >= seg.stop
-            if not overlap:
-                self.stats.frames_in += 1
+            if overlap and self.opts.loop and self.job.last:
+                break  # a trimmed loop ends at the part's end: it wraps to its first frame
+            if not overlap and (seg.origin is None or frame.pts >= seg.origin):
+                self.stats.frames_in += 1  # (not the frame before a --start, decoded for it)
             last_pts = frame.pts
             thumb = thumbnail(frame.image)
             # The segment's first frame and its overlap frame are never dropped as duplicates,
@@ -347,6 +355,9 @@ class _SegmentRenderer:
         if self.job.last:
             # frames dropped as duplicates at the very end still count for the clip's length
             tail = last_pts - frames[prev_idx].pts + 1 / self.info.rate
+            if self.opts.loop and self.end_step is not None:  # a trimmed loop: up to its end
+                step = self.job.tempo / self.job.out_rate
+                tail = seg.origin + self.end_step * step - frames[prev_idx].pts
             wrap, cut = self._loop_frame(kept, thumbs[prev_idx]) if self.opts.loop else (None, False)
             if wrap is not None:
                 frames[wrap.index] = wrap
@@ -356,7 +367,7 @@ class _SegmentRenderer:
     def _loop_frame(self, index: int, last_thumb: np.ndarray) -> tuple[Frame | None, bool]:
         """--loop: the clip's first frame, to interpolate the last one towards it; and whether
         last -> first is a scene cut (not a seamless loop: then the last frame is held)."""
-        frames = read_frames(self.info)
+        frames = read_frames(self.info, start=self.job.segment.origin)  # --start: the part's
         first = next(frames, None)
         frames.close()
         if first is None:
@@ -372,8 +383,9 @@ class _SegmentRenderer:
         width = self.info.width * (2 if o.montage else 1)
         self.writer = VideoWriter(
             job.out_path, width, self.info.height, job.out_rate, self.info,
-            encode_options(o),
-            alpha=self.info.has_alpha, high_bit_depth=self.info.bit_depth > 8,
+            lossless_options(self.info.has_alpha) if job.lossless else encode_options(o),
+            alpha=self.info.has_alpha,
+            high_bit_depth=self.info.bit_depth > 8 and not job.lossless,
         )
         self.frames_q: queue.Queue = queue.Queue(_QUEUE)
         self.out_q: queue.Queue = queue.Queue(_QUEUE)

@@ -62,6 +62,9 @@ class RunSummary:
     segments: int = 1
     segments_resumed: int = 0
     warnings: list[str] = field(default_factory=list)
+    part: str | None = None  # --start/--duration: the part of the input, "12.5s-16.5s"
+    #: a GIF: palette mode and count, dithering, size, frame rate, frames, file size (bytes)
+    gif: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,28 +74,54 @@ class RunSummary:
         if self.in_sync is not None:
             sync = (f", A/V {'in sync' if self.in_sync else 'OUT OF SYNC'} "
                     f"({self.av_sync_error * 1000:+.1f} ms)")
+        part = f" (part {self.part})" if self.part else ""
         return (
-            f"{self.output}: {self.frames_in} -> {self.frames_out} frames, "
+            f"{self.output}: {self.frames_in} -> {self.frames_out} frames{part}, "
             f"{fmt_rate(self.source_rate)} -> {fmt_rate(self.output_rate)} fps, "
             f"{self.output_duration:.3f} s, {self.interpolated} interpolated, "
             f"{self.scene_cuts} cuts, {self.seconds:.1f} s at {self.speed_fps:.2f} fps{sync}"
+            f"{self._gif_text()}"
         )
 
+    def _gif_text(self) -> str:
+        g = self.gif
+        if not g:
+            return ""
+        per = {"scene": "per scene", "clip": "for the clip", "frame": "one per frame"}
+        return (f", GIF {g['width']}x{g['height']}, {g['palettes']} palette(s) "
+                f"({per.get(g['palette'], g['palette'])}), {g['dither']} dither, "
+                f"{g['bytes'] / 1e6:.2f} MB")
 
-def sync_error(report, info, tempo: Fraction) -> float | None:
+
+def sync_error(report, info, tempo: Fraction,
+               window: tuple[Fraction, Fraction | None] | None = None) -> float | None:
     """How far (s) the written audio sits from where the source puts it, at output speed.
 
     ``report`` is what :func:`fluidframes.video.mux.finalize` read back from the written file,
     ``info`` the source's probe. Audio that starts before the video in the source is either
     kept with a negative offset (mkv/webm) or trimmed to the video start (mp4/mov): both are in
     sync. The end is checked too: the audio must last as long as the source's, scaled by the
-    tempo (one audio frame of slack for codec framing).
+    tempo (one audio frame of slack for codec framing). ``window`` (start after the video's
+    start, length or None) is the part of the source a trimmed run covers: the audio must
+    start where the source's audio enters that part and last as long as it stays in it.
     """
     if report is None or report.av_offset is None or not info.audio:
         return None
     a0 = info.audio[0]
     t = float(tempo)
     src_offset = float((a0.start if a0.start is not None else info.start) - info.start)
+    slack = 1024 / (a0.sample_rate or 48000) / t  # one AAC frame
+    if window is not None:
+        w0 = float(window[0])
+        err = report.av_offset - max(0.0, src_offset - w0) / t
+        if a0.duration is not None and report.audio_duration is not None:
+            a_end = src_offset + float(a0.duration) - w0
+            if window[1] is not None:
+                a_end = min(a_end, float(window[1]))
+            dur_err = report.audio_duration - (a_end - max(0.0, src_offset - w0)) / t
+            if abs(dur_err) > slack and abs(dur_err) > abs(err):
+                err = dur_err
+        return err
     expected = src_offset / t
     if src_offset < 0 and abs(report.av_offset) < 1e-3:
         expected = 0.0  # pre-roll trimmed by the muxer
@@ -100,7 +129,6 @@ def sync_error(report, info, tempo: Fraction) -> float | None:
     if a0.duration is not None and report.audio_duration is not None:
         trimmed = max(0.0, -src_offset) if expected == 0.0 else 0.0
         dur_err = report.audio_duration - (float(a0.duration) - trimmed) / t
-        slack = 1024 / (a0.sample_rate or 48000) / t  # one AAC frame
         if abs(dur_err) > slack and abs(dur_err) > abs(err):
             err = dur_err
     return err

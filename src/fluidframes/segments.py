@@ -14,6 +14,7 @@ of the clip), so the segment files line up frame for frame.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
@@ -24,7 +25,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from ._wheels import cache_root
-from .errors import InputError
+from .errors import InputError, MediaInputError
+from .options import fmt_time
 from .timing import TimingPlan
 from .video.reader import VideoInfo, scan_frames
 
@@ -53,27 +55,51 @@ class Segment:
 
 
 def plan_segments(info: VideoInfo, plan: TimingPlan, seconds: float | None,
-                  single: bool = False) -> list[Segment]:
-    """Cut the clip at keyframes into segments of about ``seconds`` of source each."""
-    if single or seconds is None or seconds <= 0:
+                  single: bool = False,
+                  window: tuple[Fraction, Fraction | None] | None = None) -> list[Segment]:
+    """Cut the clip at keyframes into segments of about ``seconds`` of source each.
+
+    ``window`` (start, end), seconds from the clip's first frame (end None: to the clip's end),
+    plans only that part (--start/--duration): output step 0 is the source at ``start`` (the
+    time origin of the plan), the first segment decodes from the frame on screen at ``start``,
+    and the last one renders up to ``end`` (interpolating towards the first frame after it).
+    """
+    if window is None and (single or seconds is None or seconds <= 0):
         return [Segment(0, Fraction(0), None, 0, None)]
     frames = scan_frames(info)
-    if len(frames) < 2:
+    if window is None and len(frames) < 2:
         return [Segment(0, Fraction(0), None, 0, None)]
-    origin = frames[0][0]
-    target = Fraction(seconds).limit_denominator(1000)
-    starts = [origin]
-    for pts, key in frames[1:]:
+    if not frames:
+        raise MediaInputError(f"zero frames in {info.path}")
+    pts = [p for p, _ in frames]
+    first = pts[0]
+    lo, hi, origin, last_end = 0, len(frames), first, None
+    if window is not None:
+        start, end = window
+        clip_end = pts[-1] + 1 / info.rate  # where the timing plan ends the clip
+        origin = first + start
+        if origin >= clip_end:
+            raise InputError(f"start {fmt_time(start)} s is past the end of {info.path.name} "
+                             f"({fmt_time(clip_end - first)} s)")
+        lo = bisect.bisect_right(pts, origin) - 1 if origin >= first else 0
+        if end is not None and first + end < clip_end:
+            hi = bisect.bisect_left(pts, first + end)
+            last_end = plan.count_for(end - start)
+    target = Fraction(seconds).limit_denominator(1000) if seconds and not single else None
+    starts = [pts[lo]]
+    for p, key in frames[lo + 1 : hi]:
         # a cut needs a keyframe and enough source since the last cut; never cut in the
         # final frame (the last segment must have a pair to work on)
-        if key and pts - starts[-1] >= target and pts < frames[-1][0]:
-            starts.append(pts)
+        if (target is not None and key and p > origin and p - starts[-1] >= target
+                and p < pts[hi - 1]):
+            starts.append(p)
     segs = []
-    for i, start in enumerate(starts):
-        stop = starts[i + 1] if i + 1 < len(starts) else None
-        first = 0 if i == 0 else plan.first_step_at(start - origin)
-        end = None if stop is None else plan.first_step_at(stop - origin)
-        segs.append(Segment(i, start, stop, first, end, origin))
+    for i, seg_start in enumerate(starts):
+        last = i + 1 == len(starts)
+        stop = (pts[hi] if hi < len(pts) else None) if last else starts[i + 1]
+        first_step = 0 if i == 0 else plan.first_step_at(seg_start - origin)
+        end_step = last_end if last else plan.first_step_at(starts[i + 1] - origin)
+        segs.append(Segment(i, seg_start, stop, first_step, end_step, origin))
     return segs
 
 

@@ -13,6 +13,13 @@ Decisions
 * **Sync.** The source video's first frame is output t=0. Audio/subtitle timestamps shift by
   ``-(source.start + time_offset)``, so the source's A/V offset is kept exactly; audio packets
   that end before t=0 are dropped (a packet touching t=0, e.g. AAC priming, is kept).
+* **A part of the source** (``time_offset``/``duration``: a run with --start/--duration): audio,
+  subtitles and chapters are cut to the same window. A packet copy can only cut at packet edges
+  (an AAC frame is ~21 ms), so an audio track that the window cuts is decoded, cut to the
+  exact sample and re-encoded (the decoder drops the source's AAC priming; the encoder's own
+  priming is hidden by the container's edit list / codec delay, as for any re-encode); a track
+  wholly inside the window is still copied. Subtitle events are shifted, cut at both ends and
+  dropped outside; chapters are shifted, clipped, dropped outside.
 * **Subtitles never cost the video.** Text tracks are copied where the container takes the codec,
   else converted (mov_text for mp4/mov, webvtt for webm, subrip/ass for mkv); bitmap tracks that
   cannot go in are reported. If muxing fails with subtitles, the mux is redone without them.
@@ -113,7 +120,18 @@ def atempo_chain(tempo: Fraction | float) -> list[float]:
 # --------------------------------------------------------------------------------------------
 
 
-def _plan_audio(source: VideoInfo | None, kind: str, tempo: Fraction, audio: str
+def _inside(s: StreamInfo, window: tuple[Fraction, Fraction | None] | None) -> bool:
+    """Whether the whole track lies inside ``window`` (absolute start, end): nothing to cut."""
+    if window is None:
+        return True
+    t0 = s.start if s.start is not None else window[0]
+    if t0 < window[0]:
+        return False
+    return window[1] is None or (s.duration is not None and t0 + s.duration <= window[1])
+
+
+def _plan_audio(source: VideoInfo | None, kind: str, tempo: Fraction, audio: str,
+                window: tuple[Fraction, Fraction | None] | None = None,
                 ) -> tuple[list[_Track], str, list[str]]:
     notes: list[str] = []
     if source is None or source.is_image_sequence or not source.audio:
@@ -129,8 +147,11 @@ def _plan_audio(source: VideoInfo | None, kind: str, tempo: Fraction, audio: str
     for s in source.audio:
         if tempo != 1:
             tracks.append(_Track(s, "stretch", _AUDIO_ENCODER[kind]))
-        elif _supported(kind, s.codec):
+        elif _supported(kind, s.codec) and _inside(s, window):
             tracks.append(_Track(s, "copy"))
+        elif _supported(kind, s.codec):
+            notes.append(f"audio track {s.index} ({s.codec}) re-encoded: cut exactly to the part")
+            tracks.append(_Track(s, "reencode", _AUDIO_ENCODER[kind]))
         else:
             notes.append(f"audio track {s.index} ({s.codec}) re-encoded: {kind} cannot hold it")
             tracks.append(_Track(s, "reencode", _AUDIO_ENCODER[kind]))
@@ -174,8 +195,12 @@ class _AudioEncoder:
     """Decode -> (atempo) -> resample -> encode for one track, with exact sample-count pts."""
 
     def __init__(self, out: Any, in_stream: Any, target: str, tempo: Fraction, shift: Fraction,
-                 declared: Fraction | None = None) -> None:
+                 declared: Fraction | None = None, end: Fraction | None = None) -> None:
         self.in_stream = in_stream
+        # A part of the source (--start/--duration): audio from ``shift`` to ``end`` (absolute
+        # source times), cut to the sample; ``declared`` is then the length kept.
+        self.end = end
+        self.cut = end is not None or shift != 0
         # The track's stated duration: decoders hand out the codec's padding too (AAC rounds
         # up to 1024-sample frames), which would make a stretched track end late.
         self.declared = declared
@@ -254,6 +279,11 @@ class _AudioEncoder:
                 t = Fraction(frame.pts) * frame.time_base
                 if t + Fraction(frame.samples, frame.sample_rate) < self.shift:
                     continue  # ends before output t=0
+                if self.end is not None and t >= self.end:
+                    continue  # after the part (the limit cuts the frame across its end)
+                if self.cut and t < self.shift:  # straddles the part's start: keep from it on
+                    frame = _drop_head(frame, round((self.shift - t) * frame.sample_rate))
+                    t = self.shift
                 if self.next_pts is None:
                     self.next_pts = round((t - self.shift) / self.tempo * self.rate)
                     self.start_pts = self.next_pts
@@ -280,7 +310,7 @@ class _AudioEncoder:
 
     def _limit(self) -> int | None:
         """Last output sample (exclusive) of a stretched track, from the stated duration."""
-        if self.tempo == 1 or self.declared is None or self.next_pts is None:
+        if (self.tempo == 1 and not self.cut) or self.declared is None or self.next_pts is None:
             return None
         return self.start_pts + round(Fraction(self.declared) / self.tempo * self.rate)
 
@@ -293,6 +323,31 @@ class _AudioEncoder:
             plane.update(bytes(plane.buffer_size))
         frame.sample_rate = rate
         return frame
+
+
+def _drop_head(frame: Any, samples: int) -> Any:
+    """``frame`` without its first ``samples`` samples (same format, layout and rate)."""
+    arr = frame.to_ndarray()
+    width = 1 if frame.format.is_planar else len(frame.layout.channels)
+    out = av.AudioFrame.from_ndarray(np.ascontiguousarray(arr[:, samples * width:]),
+                                     format=frame.format.name, layout=frame.layout.name)
+    out.sample_rate = frame.sample_rate
+    out.time_base = frame.time_base
+    return out
+
+
+def _sub_window(start: Fraction, dur: Fraction, end: Fraction | None
+                ) -> tuple[Fraction, Fraction] | None:
+    """A subtitle event (start, duration on the output timeline) cut to [0, end); None: out."""
+    if start < 0:
+        if start + dur <= 0:
+            return None
+        start, dur = Fraction(0), dur + start
+    if end is not None:
+        if start >= end:
+            return None
+        dur = min(dur, end - start)
+    return start, dur
 
 
 class _SubConverter:
@@ -308,6 +363,10 @@ class _SubConverter:
         self.stream.codec_context.subtitle_header = header
         self.stream.codec_context.time_base = Fraction(1, 1000)
 
+    #: a part of the source (--start/--duration): events are cut to [0, end) of the output
+    cut: bool = False
+    end: Fraction | None = None
+
     def feed(self, packet: Any, shift: Fraction) -> Iterator[Any]:
         from av.subtitles.subtitle import SubtitleSet
 
@@ -320,6 +379,11 @@ class _SubConverter:
         dur = Fraction(packet.duration or 0) * packet.time_base
         if not dur and subset.end_display_time:
             dur = Fraction(subset.end_display_time, 1000)
+        if self.cut:
+            cut = _sub_window(start, dur, self.end)
+            if cut is None:
+                return
+            start, dur = cut
         ms = Fraction(1, 1000)
         texts = [r.ass for r in subset.rects if getattr(r, "ass", None)]
         if not texts:
@@ -348,10 +412,39 @@ def _check(cancel: threading.Event | None) -> None:
         raise CancelledError("cancelled")
 
 
+def _kept(s: StreamInfo, shift: Fraction, end: Fraction | None) -> Fraction | None:
+    """How much of a track a part of the source [shift, end) keeps (seconds)."""
+    t0 = s.start if s.start is not None else shift
+    t1 = t0 + s.duration if s.duration is not None else end
+    if t1 is None:
+        return None
+    if end is not None:
+        t1 = min(t1, end)
+    return max(Fraction(0), t1 - max(t0, shift))
+
+
+def _copy_in_window(packet: Any, shift: Fraction, end: Fraction | None) -> bool:
+    """Cut a copied subtitle event to [shift, end) (absolute source time); False: leave it out."""
+    tb = packet.time_base
+    first = packet.pts if packet.pts is not None else packet.dts
+    start = Fraction(first) * tb - shift
+    cut = _sub_window(start, Fraction(packet.duration or 0) * tb,
+                      None if end is None else end - shift)
+    if cut is None:
+        return False
+    if cut[0] != start:
+        packet.pts = packet.dts = round((cut[0] + shift) / tb)
+    if packet.duration:
+        packet.duration = max(1, round(cut[1] / tb))
+    return True
+
+
 def _mux(video_tmp: Path, part: Path, kind: str, source: VideoInfo | None, audio: list[_Track],
          subs: list[_Track], tempo: Fraction, shift: Fraction, chapters: bool,
+         part_end: Fraction | None = None, cut: bool = False,
          cancel: threading.Event | None = None) -> int:
-    """Write ``part``; returns the number of chapters written."""
+    """Write ``part``; returns the number of chapters written. ``cut``: only the part of the
+    source from ``shift`` to ``part_end`` (absolute source seconds; None: to its end)."""
     src = av.open(str(source.path)) if (source is not None and (audio or subs)) else None
     vin = av.open(str(video_tmp))
     out = av.open(str(part), "w", format=_MUXER[kind])
@@ -371,15 +464,17 @@ def _mux(video_tmp: Path, part: Path, kind: str, source: VideoInfo | None, audio
                 copies[track.info.index] = os_
             elif track.mode == "convert":
                 conv = _SubConverter(out, in_stream, track.target)
+                conv.cut, conv.end = cut, None if part_end is None else part_end - shift
                 converters[track.info.index] = conv
                 os_ = conv.stream
             else:
                 enc = _AudioEncoder(out, in_stream, track.target, tempo, shift,
-                                    declared=track.info.duration)
+                                    declared=_kept(track.info, shift, part_end) if cut
+                                    else track.info.duration, end=part_end)
                 encoders[track.info.index] = enc
                 os_ = enc.stream
             _set_metadata(os_, track.info)
-        n_chapters = _copy_chapters(out, source, tempo, shift) if chapters else 0
+        n_chapters = _copy_chapters(out, source, tempo, shift, part_end) if chapters else 0
         if source is not None and not source.is_image_sequence:
             _copy_container_metadata(out, source)
 
@@ -403,6 +498,9 @@ def _mux(video_tmp: Path, part: Path, kind: str, source: VideoInfo | None, audio
                     for p in converters[idx].feed(packet, shift):
                         yield _ts(p), 1, p
                 elif packet.size and (packet.pts is not None or packet.dts is not None):
+                    if (cut and packet.stream.type == "subtitle"
+                            and not _copy_in_window(packet, shift, part_end)):
+                        continue
                     tb = packet.time_base
                     off = round(shift / tb)
                     end = (packet.pts or packet.dts or 0) + (packet.duration or 0)
@@ -433,18 +531,19 @@ def _mux(video_tmp: Path, part: Path, kind: str, source: VideoInfo | None, audio
                     log.debug("closing after an error: %s", exc)
 
 
-def _copy_chapters(out: Any, source: VideoInfo | None, tempo: Fraction, shift: Fraction) -> int:
+def _copy_chapters(out: Any, source: VideoInfo | None, tempo: Fraction, shift: Fraction,
+                   end: Fraction | None = None) -> int:
     if source is None or not source.chapters:
         return 0
     tb = Fraction(1, 1000)
     chapters = []
     for n, ch in enumerate(source.chapters):
         start = max(Fraction(0), (ch.start - shift) / tempo)
-        end = (ch.end - shift) / tempo
-        if end <= start:
+        stop = ((min(ch.end, end) if end is not None else ch.end) - shift) / tempo
+        if stop <= start:
             continue
         meta = {"title": ch.title} if ch.title else {}
-        chapters.append({"id": n + 1, "start": round(start / tb), "end": round(end / tb),
+        chapters.append({"id": n + 1, "start": round(start / tb), "end": round(stop / tb),
                          "time_base": tb, "metadata": meta})
     if chapters:
         out.set_chapters(chapters)
@@ -532,15 +631,17 @@ def _replace_folder(tmp: Path, dst: Path) -> None:
 def finalize(
     video_tmp: Path, dst: Path, source: VideoInfo | None, *, tempo: Fraction = Fraction(1),
     audio: str = "copy", keep_subtitles: bool = True, time_offset: Fraction = Fraction(0),
+    duration: Fraction | None = None,
     cancel: threading.Event | None = None,
 ) -> MuxReport:
     """Mux ``video_tmp`` with the source's audio/subtitles/chapters into ``dst`` atomically.
 
     ``tempo`` is the speed factor of the output relative to the source (``1/4`` = 4x slower).
     ``time_offset`` (seconds) is the source time, after the video's start, that output t=0
-    corresponds to (for outputs made from a later part of the source). ``cancel`` is checked
-    between packets, and the file is read back before it is published, so a cancel at any point
-    leaves nothing under ``dst``.
+    corresponds to (for outputs made from a later part of the source); ``duration`` (source
+    seconds from there) where that part ends: audio, subtitles and chapters are cut to it.
+    ``cancel`` is checked between packets, and the file is read back before it is published, so
+    a cancel at any point leaves nothing under ``dst``.
     """
     video_tmp, dst = Path(video_tmp), Path(dst)
     tempo = Fraction(tempo)
@@ -563,13 +664,16 @@ def finalize(
         return MuxReport(0, "none", 0, [], 0, v_dur, None, v_start, None, None, path=dst)
 
     shift = (source.start if source is not None else Fraction(0)) + Fraction(time_offset)
-    tracks, mode, notes = _plan_audio(source, kind, tempo, audio)
+    cut = bool(time_offset) or duration is not None
+    end = shift + Fraction(duration) if duration is not None else None
+    tracks, mode, notes = _plan_audio(source, kind, tempo, audio, (shift, end) if cut else None)
     subs, dropped = _plan_subs(source, kind, tempo, keep_subtitles)
     chapters = source is not None and bool(source.chapters)
     part = _temp_sibling(dst, "part", dst.suffix.lower())
     try:
         try:
-            _mux(video_tmp, part, kind, source, tracks, subs, tempo, shift, chapters, cancel)
+            _mux(video_tmp, part, kind, source, tracks, subs, tempo, shift, chapters, end, cut,
+                 cancel)
         except CancelledError:
             raise
         except Exception as exc:  # subtitles must never cost the video
@@ -580,7 +684,8 @@ def finalize(
             log.warning("muxing subtitles failed (%s); writing the video without them", reason)
             dropped += [f"#{t.info.index} {t.info.codec}: mux failed ({reason})" for t in subs]
             subs = []
-            _mux(video_tmp, part, kind, source, tracks, subs, tempo, shift, chapters, cancel)
+            _mux(video_tmp, part, kind, source, tracks, subs, tempo, shift, chapters, end, cut,
+                 cancel)
         measured = measure(part, cancel)
         os.replace(part, dst)
     except (InputError, CancelledError):
