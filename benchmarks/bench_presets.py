@@ -53,7 +53,8 @@ def main() -> None:
     args = ap.parse_args()
 
     presets = list(QUALITY_PRESETS)
-    configs = {p: ModelConfig(quality=p, device="cpu", threads=args.threads).validated()
+    configs = {p: ModelConfig(quality=p, device="cpu",
+                                  threads=args.threads or None).validated()
                for p in presets}
     models = {p: load_interpolator(c) for p, c in configs.items()}
 
