@@ -33,6 +33,7 @@ test_tools() {
     local missing=()
     command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
     [ "${1:-}" = no-browser ] || [ -x /usr/bin/chromium ] || missing+=(chromium)
+    [ "${1:-}" = no-browser ] || command -v npm >/dev/null 2>&1 || missing+=(npm)
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         apt-get update -qq

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from fractions import Fraction
@@ -43,6 +44,11 @@ MAX_THREADS = 1024
 MAX_WORKERS = 1024
 MAX_SEGMENT_SECONDS = 86_400.0
 MIN_SEGMENT_SECONDS = 0.1
+MAX_TIME = 360_000  #: --start / --duration: 100 hours
+MIN_DURATION = 0.001  #: --duration: 1 ms (the window holds at least one output frame)
+GIF_PALETTES = ("scene", "clip", "frame")
+GIF_DITHERS = ("bayer", "sierra2_4a", "sierra2", "floyd_steinberg", "none")
+MAX_GIF_FPS = 100  #: GIF delays are whole centiseconds
 
 SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
 #: ``--quality``: what each preset sets (unless given explicitly). Measured trade-offs:
@@ -66,8 +72,9 @@ _FALSE = {"0", "false", "off", "no"}
 class Spec:
     """What one option is: its kind, bounds and help text, and where it is offered.
 
-    ``kind``: ``int``, ``float``, ``rate`` (a frame rate: 60, 59.94, 60000/1001), ``bool``,
-    ``str``, ``choice`` (one of ``choices``), ``path`` or ``device``.
+    ``kind``: ``int``, ``float``, ``rate`` (a frame rate: 60, 59.94, 60000/1001), ``time``
+    (seconds or [HH:]MM:SS(.fff), read exactly), ``bool``, ``str``, ``choice`` (one of
+    ``choices``), ``path`` or ``device``.
     """
 
     kind: str
@@ -83,6 +90,9 @@ class Spec:
     advanced: bool = False  # in the web form's "advanced" section
     group: str = "options"
     metavar: str | None = None
+    label: str | None = None  # the web form's label (default: the name in words)
+    web_help: str | None = None  # the web form's help when ``help`` describes the CLI flag
+    examples: tuple | None = None  # suggestions for free-text options (the form's datalist)
 
 
 def option(default: Any, kind: str, help: str, **spec: Any) -> Any:
@@ -123,6 +133,40 @@ def _check_range(name: str, s: Spec, value: float, what: str, raw: Any) -> None:
         raise InputError(f"{name} must be {what} {_range_text(s)}, got {_shown(raw)}")
 
 
+_TIME_RE = re.compile(r"^(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?|\.\d+)$")
+
+
+def parse_time(value: Any) -> Fraction | None:
+    """Seconds as an exact Fraction: ``12.5``, ``90``, ``1:30``, ``01:02:03.250``, ``25/2``, or
+    a number; None when it is not a time (the caller words the error)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, Fraction)):
+        return Fraction(value)
+    if isinstance(value, float):
+        return Fraction(repr(value)) if math.isfinite(value) else None
+    text = str(value).strip()
+    if "/" in text:
+        num, _, den = text.partition("/")
+        if num.strip().isdigit() and den.strip().isdigit() and int(den) > 0:
+            return Fraction(int(num), int(den))
+        return None
+    m = _TIME_RE.match(text)
+    if m is None:
+        return None
+    h, mnt, sec = m.groups()
+    if h is not None and mnt is None:  # MM:SS
+        h, mnt = None, h
+    if mnt is not None and Fraction(sec) >= 60 or h is not None and int(mnt) >= 60:
+        return None
+    return int(h or 0) * 3600 + int(mnt or 0) * 60 + Fraction(sec)
+
+
+def fmt_time(t: Fraction | float) -> str:
+    """Seconds as the shortest decimal text to the millisecond: 12.5, 4, 0.042."""
+    return f"{float(t):.3f}".rstrip("0").rstrip(".")
+
+
 def coerce(name: str, s: Spec, value: Any) -> Any:
     """``value`` (text or a Python value) as the option's type, bounds checked; None stays None."""
     if value is None or (isinstance(value, str) and not value.strip() and s.kind != "str"):
@@ -159,6 +203,13 @@ def coerce(name: str, s: Spec, value: Any) -> Any:
             raise InputError(f"{name} must be one of {', '.join(_num(c) for c in s.choices)}, "
                              f"got {_shown(value)}")
         return x
+    if k == "time":
+        t = parse_time(value)
+        if t is None or (s.min is not None and t < Fraction(str(s.min))) or (
+                s.max is not None and t > s.max):
+            raise InputError(f"{name} must be a time in seconds or HH:MM:SS(.fff) "
+                             f"{_range_text(s)}, got {_shown(value)}")
+        return t
     if k == "rate":
         from .timing import parse_rate
 
@@ -238,7 +289,7 @@ class ModelConfig(_Options):
 
     model: str | None = option(
         None, "str", "model name (default rife-4.25; see `fluidframes models list`)",
-        web=True, group="model")
+        web=True, group="model", label="Model")
     model_file: str | None = option(
         None, "path", "your own Practical-RIFE checkpoint (flownet.pkl) or its folder "
         "(train_log/); the family is detected from its layers", group="model", metavar="PATH")
@@ -246,13 +297,14 @@ class ModelConfig(_Options):
     precision: str = option(
         "auto", "choice", "auto: fp16 on CUDA, bf16 convolutions on CPUs that have them, "
         "else fp32; half: the device's half precision (fp16 on GPUs, bf16 on CPUs)",
-        choices=PRECISIONS, group="model", web=True, advanced=True)
+        choices=PRECISIONS, group="model", web=True, advanced=True,
+        label="Precision")
     backend: str = option(
         "auto", "choice", "inference path: torch (fast, default where it applies) or eager",
         choices=BACKENDS, group="model")
     scale: float = option(
         1.0, "float", "flow resolution factor: 0.25, 0.5, 1, 2, 4 (0.5 for 4K)",
-        choices=SCALES, group="model", web=True, advanced=True)
+        choices=SCALES, group="model", web=True, advanced=True, label="Flow scale")
     threads: int | None = option(
         None, "int", "CPU threads for inference (default: one per physical core)",
         min=1, max=MAX_THREADS, group="model", metavar="N")
@@ -302,53 +354,89 @@ class VideoOptions(_Options):
 
     multi: int | None = option(
         None, "int", "frame-rate multiplier N (default 2)", min=2, max=MAX_MULTI, group="rate",
-        web=True, metavar="N")
+        web=True, metavar="N", label="Multiply frame rate by")
     exp: int | None = option(
         None, "int", "multiplier 2^K (as in the RIFE scripts)", min=1, max=MAX_EXP,
-        group="rate", web=True, metavar="K")
+        group="rate", web=True, metavar="K", label="Multiply by 2 to the power")
     fps: Fraction | None = option(
         None, "rate", "target frame rate, any value: 60, 59.94, 60000/1001", max=MAX_FPS,
-        group="rate", web=True, metavar="F")
+        group="rate", web=True, metavar="F", label="Target frame rate (fps)")
     slowmo: bool = option(False, "bool", "keep the frame rate: motion plays N times slower",
-                          group="rate", web=True)
+                          group="rate", web=True, label="Slow motion")
     audio: str = option("stretch", "choice", "audio with --slowmo: pitch-preserving stretch "
                         "(default) or drop", choices=AUDIO_MODES, group="rate", web=True,
-                        advanced=True)
+                        advanced=True, label="Audio in slow motion")
     input_fps: Fraction | None = option(
         None, "rate", "frame rate of an image folder (default 30)", max=MAX_FPS, group="rate",
         metavar="F")
     scene_detect: bool = option(True, "bool", "interpolate across scene cuts too",
-                                flag="--no-scene-detect", invert=True, group="scenes", web=True)
+                                flag="--no-scene-detect", invert=True, group="scenes", web=True,
+                                label="Scene-cut detection",
+                                web_help="hold the nearest frame at a cut instead of morphing "
+                                "across it")
     scene_threshold: float | None = option(
         None, "float", "cut sensitivity, 0..1 (default 0.075; lower finds more cuts)",
-        min=0.001, max=1.0, group="scenes", web=True, advanced=True, metavar="T")
+        min=0.001, max=1.0, group="scenes", web=True, advanced=True, metavar="T",
+        label="Cut sensitivity")
     dedup: bool = option(False, "bool", "drop duplicate frames (animation on twos) and re-time "
-                         "the motion", group="scenes", web=True, advanced=True)
+                         "the motion", group="scenes", web=True, advanced=True,
+                         label="Drop duplicate frames")
     loop: bool = option(False, "bool", "a seamless loop: the frames after the last one are "
                         "interpolated towards the first (looping GIFs, loop videos)",
-                        group="rate", web=True, advanced=True)
+                        group="rate", web=True, advanced=True,
+                        label="Seamless loop")
+    start: Fraction | None = option(
+        None, "time", "process the input from this time on (seconds or HH:MM:SS.fff); audio, "
+        "subtitles and chapters are cut to the same part", min=0, max=MAX_TIME, group="trim",
+        web=True, advanced=True, metavar="T", label="Start at")
+    duration: Fraction | None = option(
+        None, "time", "process only this long a part of the input (seconds or HH:MM:SS.fff; "
+        "up to the end if the input is shorter)", min=MIN_DURATION, max=MAX_TIME,
+        group="trim", web=True, advanced=True, metavar="T", label="Duration")
     montage: bool = option(False, "bool", "original and result side by side", group="output",
-                           web=True)
+                           web=True, label="Side-by-side montage")
     codec: str | None = option(
         None, "str", "video encoder (e.g. libx264, libx265, libvpx-vp9, prores_ks)",
-        group="output", web=True, advanced=True)
+        group="output", web=True, advanced=True, label="Video codec",
+        examples=("libx264", "libx265", "libvpx-vp9", "libsvtav1", "prores_ks"))
     crf: int | None = option(None, "int", "constant quality, lower is better (default 18 for "
                              "H.264; 0-51 for x264/x265, 0-63 for VP9/AV1)", min=0, max=63,
-                             group="output", web=True)
+                             group="output", web=True, label="Quality (CRF)")
     preset: str | None = option(None, "str", "encoder preset (e.g. medium, slow)",
-                                group="output", web=True, advanced=True)
+                                group="output", web=True, advanced=True, label="Encoder preset",
+                                examples=("ultrafast", "fast", "medium", "slow", "veryslow"))
     pix_fmt: str | None = option(None, "str", "pixel format, e.g. yuv420p10le for 10-bit",
-                                 group="output", web=True, advanced=True)
+                                 group="output", web=True, advanced=True, label="Pixel format",
+                                 examples=("yuv420p", "yuv420p10le", "yuv422p10le", "yuv444p",
+                                           "yuv444p10le"))
     png: bool = option(False, "bool", "write a folder of PNG frames", group="output")
     ext: str | None = option(None, "choice", "container of the default output name (when -o "
                              "is not given)", choices=CONTAINERS, group="output")
+    gif_palette: str = option(
+        "scene", "choice", "GIF colours: one palette per scene (default), one for the whole "
+        "clip, or a new one every frame (largest files)", choices=GIF_PALETTES, group="gif",
+        web=True, advanced=True, label="GIF palette")
+    gif_dither: str = option(
+        "bayer", "choice", "GIF dithering: bayer (ordered, default: still areas stay still, "
+        "small files), error diffusion (sierra2_4a, sierra2, floyd_steinberg: larger, "
+        "fizzing) or none (bands)",
+        choices=GIF_DITHERS, group="gif", web=True, advanced=True, label="GIF dithering")
+    gif_fps_max: Fraction = option(
+        Fraction(50), "rate", "highest GIF frame rate (default 50: browsers slow faster GIFs "
+        "down); a faster output is made at this rate", max=MAX_GIF_FPS, group="gif", web=True,
+        advanced=True, label="GIF frame-rate cap", metavar="F")
+    gif_width: int | None = option(
+        None, "int", "scale the GIF to this width (height follows)", min=16, max=8192,
+        group="gif", web=True, advanced=True, label="GIF width", metavar="W")
     overwrite: bool = option(False, "bool", "replace an existing output", group="output")
     keep_subtitles: bool = option(True, "bool", "leave subtitle tracks out",
-                                  flag="--no-subtitles", invert=True, group="output")
+                                  flag="--no-subtitles", invert=True, group="output", web=True,
+                                  advanced=True, label="Keep subtitles",
+                                  web_help="copy the source's subtitle tracks into the result")
     segment_seconds: float = option(
         10.0, "float", "source seconds per segment, cut at keyframes (default 10; 0: one)",
         min=MIN_SEGMENT_SECONDS, max=MAX_SEGMENT_SECONDS, zero_ok=True, group="segments",
-        metavar="S", web=True, advanced=True)
+        metavar="S", web=True, advanced=True, label="Segment length (s)")
     resume: bool = option(False, "bool", "continue an interrupted run from its completed "
                           "segments", group="segments")
     workers: int | None = option(
@@ -366,6 +454,11 @@ class VideoOptions(_Options):
 
     def _check(self) -> None:
         self.rate_spec()  # multi/exp/fps combinations
+
+    @property
+    def trimmed(self) -> bool:
+        """Whether only a part of the input is processed (--start/--duration)."""
+        return bool(self.start) or self.duration is not None
 
     def rate_spec(self):
         """The rate request as :class:`fluidframes.timing.RateSpec`."""
@@ -471,6 +564,7 @@ def web_fields() -> dict[str, tuple[type[_Options], Spec]]:
 
 
 _JSON_TYPES = {"int": "integer", "float": "number", "bool": "boolean", "rate": "string",
+               "time": "string",
                "str": "string", "choice": "string", "path": "string", "device": "string"}
 
 
@@ -480,16 +574,20 @@ def json_schema(names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]
     for name, (cls, s) in web_fields().items():
         if names is not None and name not in names:
             continue
-        prop: dict[str, Any] = {"type": _JSON_TYPES[s.kind], "description": s.help}
+        prop: dict[str, Any] = {"type": _JSON_TYPES[s.kind],
+                                "title": s.label or name.replace("_", " ").capitalize(),
+                                "description": s.web_help or s.help, "x-group": s.group}
         default = cls.__dataclass_fields__[name].default
         if default is not None and default is not MISSING:
-            prop["default"] = default
+            prop["default"] = str(default) if isinstance(default, Fraction) else default
         if s.min is not None:
             prop["minimum"] = s.min
         if s.max is not None:
             prop["maximum"] = s.max
         if s.choices is not None:
             prop["enum"] = list(s.choices)
+        if s.examples is not None:
+            prop["examples"] = list(s.examples)
         if s.advanced:
             prop["x-advanced"] = True
         out[name] = prop
@@ -526,6 +624,6 @@ def parse_form(values: Mapping[str, str]) -> dict[str, Any]:
 
 __all__ = [
     "MAX_EXP", "MAX_FPS", "MAX_MULTI", "MAX_OUTPUT_FRAMES", "ModelConfig", "RunOptions", "Spec",
-    "VideoOptions", "add_arguments", "check_output_frames", "coerce", "json_schema",
-    "parse_form", "web_fields",
+    "VideoOptions", "add_arguments", "check_output_frames", "coerce", "fmt_time", "json_schema",
+    "parse_form", "parse_time", "web_fields",
 ]

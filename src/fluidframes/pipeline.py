@@ -17,6 +17,7 @@ options) or :func:`run` (a validated :class:`~fluidframes.options.RunOptions`).
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -28,13 +29,14 @@ from pathlib import Path
 from . import _allocator
 from .errors import CancelledError, InputError, MediaInputError
 from .executors import Executor, executor_for
-from .naming import default_output
-from .options import RunOptions, check_output_frames
+from .naming import default_output, window_tag
+from .options import RunOptions, check_output_frames, fmt_time
 from .render import SegmentJob, SegmentStats, encode_options, read_stats, timing_plan
 from .report import Progress, RunSummary, fmt_rate, sync_error
 from .segments import manifest_key, plan_segments, work_dir_for
 from .timing import output_rate
-from .video import concat, mux
+from .scenes import SceneDetector
+from .video import concat, gif, mux
 from .video.reader import VideoInfo, probe
 from .video.writer import output_kind, plan_encoding
 
@@ -53,6 +55,9 @@ class RunPlan:
     kind: str  # output_kind(): mp4, mkv, mov, webm, gif or png-folder
     total: int | None  # expected output frames (None: unknown length)
     warnings: list[str] = field(default_factory=list)
+    #: --start/--duration: (start, end) in seconds from the input's first frame (end None: to
+    #: the input's end); None: the whole input
+    window: tuple[Fraction, Fraction | None] | None = None
 
 
 def plan_run(src: str | Path, dst: str | Path | None, options: RunOptions, *,
@@ -70,29 +75,53 @@ def plan_run(src: str | Path, dst: str | Path | None, options: RunOptions, *,
     warnings = list(info.notes)  # VFR rate used, damage kept with allow_partial
     if info.is_image_sequence and o.input_fps is None:
         warnings.append(f"image folder without --input-fps: assuming {fmt_rate(info.rate)} fps")
-        log.info(warnings[-1])  # in the summary's warnings (a refusal stays one line)
+        log.info(warnings[-1])  # shown once, with the summary (a refusal stays one line)
     if info.frame_count is not None and info.frame_count < 2:
         raise MediaInputError(f"{src} has {info.frame_count} frame(s): need at least two")
     spec = o.rate_spec()
     out_rate, tempo = output_rate(info.rate, spec)
-    if dst is None:
+    window, length = _window(src, info, o), info.duration
+    if window is not None and info.duration is not None:
+        length = (min(window[1], info.duration) if window[1] is not None
+                  else info.duration) - window[0]
+    def default_name(rate: Fraction) -> Path:
         # frames per source frame (the slow-down factor with --slowmo)
-        factor = Fraction(spec.factor) if o.slowmo else out_rate / (info.rate * tempo)
-        dst = default_output(src, image_sequence=info.is_image_sequence, out_rate=out_rate,
-                             factor=factor, slowmo=o.slowmo, png=o.png, ext=o.ext)
-        if out_dir is not None:
-            dst = Path(out_dir) / dst.name
-    dst = Path(dst)
+        factor = Fraction(spec.factor) if o.slowmo else rate / (info.rate * tempo)
+        named = None if window is None else (
+            window[0], window[0] + length if length is not None else window[1])
+        name = default_output(src, image_sequence=info.is_image_sequence, out_rate=rate,
+                              factor=factor, slowmo=o.slowmo, png=o.png, ext=o.ext,
+                              window=named)
+        return Path(out_dir) / name.name if out_dir is not None else name
+
+    defaulted = dst is None
+    dst = default_name(out_rate) if defaulted else Path(dst)
+    kind = output_kind(dst, o.png)
+    if kind == "gif" and out_rate > o.gif_fps_max:
+        warnings.append(f"GIF at {fmt_rate(o.gif_fps_max)} fps, not {fmt_rate(out_rate)}: "
+                        "browsers play faster GIFs slower (raise --gif-fps-max up to 100)")
+        out_rate = o.gif_fps_max
+        dst = default_name(out_rate) if defaulted else dst
     if o.ext and not o.png and dst.suffix.lower() != f".{o.ext}":
         raise InputError(f"ext {o.ext} disagrees with the output name {dst.name}")
-    kind = output_kind(dst, o.png)
     _check_destination(src, dst, kind, o.overwrite)
     warnings += plan_encoding(dst, info.width * (2 if o.montage else 1), info.height, info,
                               encode_options(o), info.has_alpha, info.bit_depth > 8).notes
-    total = (timing_plan(out_rate, tempo, info.rate).count_for(info.duration)
-             if info.duration else None)
+    total = timing_plan(out_rate, tempo, info.rate).count_for(length) if length else None
     check_output_frames(total)
-    return RunPlan(src, dst, info, out_rate, tempo, kind, total, warnings)
+    return RunPlan(src, dst, info, out_rate, tempo, kind, total, warnings, window)
+
+
+def _window(src: Path, info: VideoInfo, o) -> tuple[Fraction, Fraction | None] | None:
+    """--start/--duration as (start, end) seconds, checked against the probed length (the
+    packet scan in :func:`fluidframes.segments.plan_segments` checks it exactly)."""
+    if not o.trimmed:
+        return None
+    start = o.start or Fraction(0)
+    if info.duration is not None and start >= info.duration:
+        raise InputError(f"start {fmt_time(start)} s is past the end of {src.name} "
+                         f"({fmt_time(info.duration)} s)")
+    return start, (start + o.duration if o.duration is not None else None)
 
 
 def _check_destination(src: Path, dst: Path, kind: str, overwrite: bool) -> None:
@@ -183,19 +212,23 @@ class _Run:
         self.progress_cb = progress
         self.cancel = cancel
         self._made_dirs: list[Path] = []
+        self.gif_report: gif.GifReport | None = None
 
     def _jobs(self) -> list[SegmentJob]:
         p, o = self.plan, self.opts.video
-        single = p.kind == "gif" or o.segment_seconds <= 0
+        single = o.segment_seconds <= 0
         self.segments = plan_segments(p.info, timing_plan(p.out_rate, p.tempo, p.info.rate),
-                                      o.segment_seconds, single=single)
-        ext = "" if p.kind == "png-folder" else p.dst.suffix.lower()
-        key = manifest_key(p.info, {**self.opts.output_key(), "out_rate": str(p.out_rate)},
-                           self.segments)
+                                      o.segment_seconds, single=single, window=p.window)
+        # a GIF is made from lossless segments in two passes (video/gif.py)
+        ext = {"png-folder": "", "gif": ".mkv"}.get(p.kind, p.dst.suffix.lower())
+        window = None if p.window is None else [str(t) for t in p.window]
+        key = manifest_key(p.info, {**self.opts.output_key(), "out_rate": str(p.out_rate),
+                                    "window": str(window)}, self.segments)
         self.work = work_dir_for(p.dst, key, ext, o.resume,
                                  base=Path(o.work_root) if o.work_root else None)
         return [SegmentJob(p.info, o, p.out_rate, p.tempo, seg, self.work.segment_file(seg),
-                           seg.index == len(self.segments) - 1, self.executor.model_label)
+                           seg.index == len(self.segments) - 1, self.executor.model_label,
+                           lossless=p.kind == "gif")
                 for seg in self.segments]
 
     def _progress(self, t0: float, base: int, todo: list[SegmentJob]):
@@ -220,6 +253,8 @@ class _Run:
         try:
             stats = self.executor.run(todo, self._progress(t0, base, todo), self.cancel)
             stats = [read_stats(j.out_path, j.segment.index) for j in resumed] + stats
+            if self.cancel.is_set():
+                raise CancelledError("cancelled")
             video_tmp, frames_out = self._join()
             report = self._finalize(video_tmp)
         except KeyboardInterrupt:
@@ -244,8 +279,15 @@ class _Run:
         p = self.plan
         parts = [self.work.segment_file(s) for s in self.segments]
         self._made_dirs = _make_parents(p.dst.parent)
+        if p.kind == "gif":
+            o = self.opts.video
+            settings = gif.GifSettings(
+                o.gif_palette, o.gif_dither, o.gif_width,
+                o.scene_threshold or SceneDetector.DEFAULT_THRESHOLD, p.info.has_alpha)
+            tmp, self.gif_report = gif.write_gif(parts, p.out_rate, p.dst, settings, self.cancel)
+            return tmp, self.gif_report.frames
         return concat.join(parts, [s.first_step for s in self.segments], p.out_rate, p.dst,
-                           p.kind, p.info.rotation)
+                           p.kind, p.info.rotation, cancel=self.cancel)
 
     def _completed_segments(self) -> int:
         return sum(1 for s in self.segments if self.work.done(s))
@@ -262,9 +304,11 @@ class _Run:
         o, tempo = self.opts.video, self.plan.tempo
         audio = "drop" if (o.slowmo and o.audio == "drop") else (
             "stretch" if tempo != 1 else "copy")
+        offset, length = self._window()
         try:
             return mux.finalize(video_tmp, self.plan.dst, self.plan.info, tempo=tempo,
-                                audio=audio, keep_subtitles=o.keep_subtitles)
+                                audio=audio, keep_subtitles=o.keep_subtitles,
+                                time_offset=offset, duration=length, cancel=self.cancel)
         except BaseException:
             if video_tmp.is_dir():
                 import shutil
@@ -274,19 +318,39 @@ class _Run:
                 video_tmp.unlink(missing_ok=True)
             raise
 
+    def _gif_summary(self) -> dict | None:
+        if self.gif_report is None:
+            return None
+        self.gif_report.bytes = self.plan.dst.stat().st_size
+        return asdict(self.gif_report)
+
+    def _window(self) -> tuple[Fraction, Fraction | None]:
+        """A trimmed run's part as (output t=0 in source seconds after the video's start,
+        length or None: to the end); (0, None) for a whole input."""
+        if self.plan.window is None:
+            return Fraction(0), None
+        start, end = self.plan.window
+        origin = self.segments[0].origin  # the input's first frame + start
+        return origin, (None if end is None else end - start)
+
     def _summary(self, report, stats: list[SegmentStats], frames_out: int, secs: float,
                  resumed: int) -> RunSummary:
         p = self.plan
         frame_out = 1 / p.out_rate
         out_dur = float(frames_out * frame_out)
         in_dur = float(p.info.duration) if p.info.duration else out_dur * float(p.tempo)
+        window = None
+        if p.window is not None:
+            window = self._window()
+            in_dur = min(in_dur - float(p.window[0]),
+                         float(window[1]) if window[1] is not None else math.inf)
         sync_err = in_sync = None
         audio = {}
         if report is not None:
             audio = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(report).items()}
             if report.video_duration is not None:
                 out_dur = float(report.video_duration)
-            sync_err = sync_error(report, p.info, p.tempo)
+            sync_err = sync_error(report, p.info, p.tempo, window)
             if sync_err is not None:
                 in_sync = abs(sync_err) <= float(frame_out) + 1e-6
 
@@ -311,6 +375,9 @@ class _Run:
             subtitles_dropped=list(getattr(report, "subtitles_dropped", []) or []),
             segments=len(self.segments), segments_resumed=resumed, warnings=warnings,
             vfr=p.info.vfr, partial=p.info.damage is not None or total("skipped") > 0,
+            gif=self._gif_summary(),
+            part=None if p.window is None else window_tag(
+                p.window[0], p.window[0] + Fraction(in_dur).limit_denominator(1000)),
         )
 
 

@@ -40,10 +40,17 @@ _END = object()
 #: Longest run of repeated frames that --dedup treats as animation on twos/threes/fours; a
 #: longer freeze is a real pause and is kept as it is.
 MAX_DUP_RUN = 3
+#: Pixels the model renders per call (frames of one source pair are made in lots of this size).
+LOT_PIXELS = 4 * 1024 * 1024
 
 
 def encode_options(o: VideoOptions) -> EncodeOptions:
     return EncodeOptions(codec=o.codec, crf=o.crf, preset=o.preset, pix_fmt=o.pix_fmt, png=o.png)
+
+
+def lossless_options(alpha: bool) -> EncodeOptions:
+    """The segments of a GIF run: lossless RGB(A) FFV1, read twice by :mod:`.video.gif`."""
+    return EncodeOptions(codec="ffv1", pix_fmt="bgra" if alpha else "bgr0")
 
 
 # ---- threads -------------------------------------------------------------------------------------
@@ -69,6 +76,26 @@ def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
         except queue.Full:
             continue
     return False
+
+
+def _stop_on_cancel(cancel: threading.Event):
+    """A context in which every torch operation of this thread first checks ``cancel``.
+
+    One model call for one 720p frame is ~600 torch operations and can take seconds on a busy
+    CPU; checked before each, a cancel stops the model within milliseconds instead of at the end
+    of the call (measured: 0.09 s on a 10 s frame). The check costs a Python call per operation,
+    lost in the noise of the operations themselves. Nothing is half-written: the call is
+    abandoned and the segment's temporary files are removed as for any cancel.
+    """
+    from torch.overrides import TorchFunctionMode
+
+    class _Mode(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            if cancel.is_set():
+                raise CancelledError("cancelled")
+            return func(*args, **(kwargs or {}))
+
+    return _Mode()
 
 
 def timing_plan(out_rate: Fraction, tempo: Fraction, source_rate: Fraction,
@@ -139,6 +166,7 @@ class SegmentJob:
     out_path: Path  # the finished segment file (or PNG folder) in the work folder
     last: bool
     model_label: str = "rife"
+    lossless: bool = False  # a GIF run: the segment is FFV1 (lossless_options), 8 bit
 
 
 @dataclass
@@ -190,7 +218,7 @@ class _SegmentRenderer:
             self.stats.skipped += 1
 
         seg = self.job.segment
-        start = seg.start if seg.index else None
+        start = seg.start if seg.index or self.opts.trimmed else None
         for frame in read_frames(self.info, on_corrupt=corrupt, start=start, stop=seg.stop,
                                  allow_partial=self.opts.allow_partial):
             if not _put(self.frames_q, frame, self.stop):
@@ -249,20 +277,32 @@ class _SegmentRenderer:
         if not steps:
             return
         interp_steps = [s for s in steps if not s.is_source and not cut]
-        made = {}
-        if interp_steps:
-            p0 = self._prepared(frames[interp_steps[0].left])
-            p1 = self._prepared(frames[interp_steps[0].right])
-            outs = self.interp.run(p0, p1, [float(s.t) for s in interp_steps])
-            made = {s.index: img for s, img in zip(interp_steps, outs)}
-            self.stats.interpolated += len(outs)
+        # The model runs on a few frames at a time, each lot written out before the next is
+        # made: memory stays bounded and a cancel is seen within one lot, however many frames
+        # one source pair spans (64x, a high --fps on a low-rate or variable-rate source).
+        lot = self._lot_size()
+        made: dict[int, np.ndarray] = {}
+        todo = 0  # next interp_steps index to run
         for s in steps:
             source = frames[s.left].image
-            if s.index in made:
-                self._emit(made[s.index], source)
+            if todo < len(interp_steps) and s is interp_steps[todo]:
+                if s.index not in made:
+                    self._check()
+                    part = interp_steps[todo : todo + lot]
+                    p0 = self._prepared(frames[part[0].left])
+                    p1 = self._prepared(frames[part[0].right])
+                    outs = self.interp.run(p0, p1, [float(x.t) for x in part])
+                    made = {x.index: img for x, img in zip(part, outs)}
+                    self.stats.interpolated += len(outs)
+                todo += 1
+                self._emit(made.pop(s.index), source)
             else:
                 self.stats.held += 1
                 self._emit(frames[s.nearest if cut else s.left].image, source)
+
+    def _lot_size(self) -> int:
+        """Frames the model makes in one call: about 4 megapixels' worth, at least one."""
+        return max(1, min(16, LOT_PIXELS // max(1, self.info.width * self.info.height)))
 
     def _render_groups(self, steps: list[Step], frames: dict[int, Frame], cut: bool) -> None:
         group: list[Step] = []
@@ -291,8 +331,10 @@ class _SegmentRenderer:
                 break
             frame: Frame = item
             overlap = seg.stop is not None and frame.pts >= seg.stop
-            if not overlap:
-                self.stats.frames_in += 1
+            if overlap and self.opts.loop and self.job.last:
+                break  # a trimmed loop ends at the part's end: it wraps to its first frame
+            if not overlap and (seg.origin is None or frame.pts >= seg.origin):
+                self.stats.frames_in += 1  # (not the frame before a --start, decoded for it)
             last_pts = frame.pts
             thumb = thumbnail(frame.image)
             # The segment's first frame and its overlap frame are never dropped as duplicates,
@@ -320,6 +362,9 @@ class _SegmentRenderer:
         if self.job.last:
             # frames dropped as duplicates at the very end still count for the clip's length
             tail = last_pts - frames[prev_idx].pts + 1 / self.info.rate
+            if self.opts.loop and self.end_step is not None:  # a trimmed loop: up to its end
+                step = self.job.tempo / self.job.out_rate
+                tail = seg.origin + self.end_step * step - frames[prev_idx].pts
             wrap, cut = self._loop_frame(kept, thumbs[prev_idx]) if self.opts.loop else (None, False)
             if wrap is not None:
                 frames[wrap.index] = wrap
@@ -329,7 +374,7 @@ class _SegmentRenderer:
     def _loop_frame(self, index: int, last_thumb: np.ndarray) -> tuple[Frame | None, bool]:
         """--loop: the clip's first frame, to interpolate the last one towards it; and whether
         last -> first is a scene cut (not a seamless loop: then the last frame is held)."""
-        frames = read_frames(self.info)
+        frames = read_frames(self.info, start=self.job.segment.origin)  # --start: the part's
         first = next(frames, None)
         frames.close()
         if first is None:
@@ -345,8 +390,9 @@ class _SegmentRenderer:
         width = self.info.width * (2 if o.montage else 1)
         self.writer = VideoWriter(
             job.out_path, width, self.info.height, job.out_rate, self.info,
-            encode_options(o),
-            alpha=self.info.has_alpha, high_bit_depth=self.info.bit_depth > 8,
+            lossless_options(self.info.has_alpha) if job.lossless else encode_options(o),
+            alpha=self.info.has_alpha,
+            high_bit_depth=self.info.bit_depth > 8 and not job.lossless,
         )
         self.frames_q: queue.Queue = queue.Queue(_QUEUE)
         self.out_q: queue.Queue = queue.Queue(_QUEUE)
@@ -356,7 +402,8 @@ class _SegmentRenderer:
         try:
             self.decoder.start()
             self.encoder.start()
-            self._infer()
+            with _stop_on_cancel(self.cancel):
+                self._infer()
             _put(self.out_q, _END, self.stop)
             while self.encoder.is_alive():
                 self.encoder.join(0.1)

@@ -64,6 +64,9 @@ class RunSummary:
     warnings: list[str] = field(default_factory=list)
     vfr: bool = False  # the input had a variable frame rate (warnings say which rate was used)
     partial: bool = False  # the input was damaged and allow_partial kept what decodes
+    part: str | None = None  # --start/--duration: the part of the input, "12.5s-16.5s"
+    #: a GIF: palette mode and count, dithering, size, frame rate, frames, file size (bytes)
+    gif: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -73,15 +76,27 @@ class RunSummary:
         if self.in_sync is not None:
             sync = (f", A/V {'in sync' if self.in_sync else 'OUT OF SYNC'} "
                     f"({self.av_sync_error * 1000:+.1f} ms)")
+        part = f" (part {self.part})" if self.part else ""
         return (
-            f"{self.output}: {self.frames_in} -> {self.frames_out} frames, "
+            f"{self.output}: {self.frames_in} -> {self.frames_out} frames{part}, "
             f"{fmt_rate(self.source_rate)} -> {fmt_rate(self.output_rate)} fps, "
             f"{self.output_duration:.3f} s, {self.interpolated} interpolated, "
             f"{self.scene_cuts} cuts, {self.seconds:.1f} s at {self.speed_fps:.2f} fps{sync}"
+            f"{self._gif_text()}"
         )
 
+    def _gif_text(self) -> str:
+        g = self.gif
+        if not g:
+            return ""
+        per = {"scene": "per scene", "clip": "for the clip", "frame": "one per frame"}
+        return (f", GIF {g['width']}x{g['height']}, {g['palettes']} palette(s) "
+                f"({per.get(g['palette'], g['palette'])}), {g['dither']} dither, "
+                f"{g['bytes'] / 1e6:.2f} MB")
 
-def sync_error(report, info, tempo: Fraction) -> float | None:
+
+def sync_error(report, info, tempo: Fraction,
+               window: tuple[Fraction, Fraction | None] | None = None) -> float | None:
     """How far (s) the written audio sits from where the source puts it, at output speed.
 
     ``report`` is what :func:`fluidframes.video.mux.finalize` read back from the written file,
@@ -89,15 +104,34 @@ def sync_error(report, info, tempo: Fraction) -> float | None:
     the video start (a copy into mkv/webm: to the next whole packet, at most one audio frame
     later; video/mux.py): that is in sync. The end is checked too: the audio must last as long
     as the source's (less what was trimmed), scaled by the tempo (one audio frame of slack for
-    codec framing).
+    codec framing). ``window`` (start after the video's start, length or None) is the part of
+    the source a trimmed run covers: the audio must start where the source's audio enters that
+    part (or up to one audio frame later, trimmed to a whole packet) and last as long as it
+    stays in it.
     """
     if report is None or report.av_offset is None or not info.audio:
         return None
     a0 = info.audio[0]
     t = float(tempo)
     src_offset = float((a0.start if a0.start is not None else info.start) - info.start)
-    expected = src_offset / t
     slack = 1024 / (a0.sample_rate or 48000) / t  # one audio frame (AAC: 1024 samples)
+    if window is not None:
+        w0 = float(window[0])
+        rel = src_offset - w0  # where the source's audio starts, from the part's start
+        expected = max(0.0, rel) / t
+        if rel < 0 and -1e-3 < report.av_offset < slack + 1e-3:
+            expected = report.av_offset  # trimmed to the part's start (or the next packet)
+        err = report.av_offset - expected
+        if a0.duration is not None and report.audio_duration is not None:
+            a_end = rel + float(a0.duration)
+            if window[1] is not None:
+                a_end = min(a_end, float(window[1]))
+            dur_err = report.audio_duration - ((a_end - max(0.0, rel)) / t
+                                               - (expected - max(0.0, rel) / t))
+            if abs(dur_err) > slack and abs(dur_err) > abs(err):
+                err = dur_err
+        return err
+    expected = src_offset / t
     trimmed = 0.0
     if src_offset < 0 and abs(report.av_offset) < slack + 1e-3:
         expected = report.av_offset  # pre-roll trimmed (mkv/webm copy: to a whole packet)

@@ -26,6 +26,7 @@ A finished run removes its folder. ``fluidframes cache`` lists what is kept
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
@@ -38,7 +39,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from ._wheels import cache_root
-from .errors import InputError
+from .errors import InputError, MediaInputError
+from .options import fmt_time
 from .timing import TimingPlan
 from .video.reader import VideoInfo, scan_frames
 
@@ -76,27 +78,51 @@ class Segment:
 
 
 def plan_segments(info: VideoInfo, plan: TimingPlan, seconds: float | None,
-                  single: bool = False) -> list[Segment]:
-    """Cut the clip at keyframes into segments of about ``seconds`` of source each."""
-    if single or seconds is None or seconds <= 0:
+                  single: bool = False,
+                  window: tuple[Fraction, Fraction | None] | None = None) -> list[Segment]:
+    """Cut the clip at keyframes into segments of about ``seconds`` of source each.
+
+    ``window`` (start, end), seconds from the clip's first frame (end None: to the clip's end),
+    plans only that part (--start/--duration): output step 0 is the source at ``start`` (the
+    time origin of the plan), the first segment decodes from the frame on screen at ``start``,
+    and the last one renders up to ``end`` (interpolating towards the first frame after it).
+    """
+    if window is None and (single or seconds is None or seconds <= 0):
         return [Segment(0, Fraction(0), None, 0, None)]
     frames = scan_frames(info)
-    if len(frames) < 2:
+    if window is None and len(frames) < 2:
         return [Segment(0, Fraction(0), None, 0, None)]
-    origin = frames[0][0]
-    target = Fraction(seconds).limit_denominator(1000)
-    starts = [origin]
-    for pts, key in frames[1:]:
+    if not frames:
+        raise MediaInputError(f"zero frames in {info.path}")
+    pts = [p for p, _ in frames]
+    first = pts[0]
+    lo, hi, origin, last_end = 0, len(frames), first, None
+    if window is not None:
+        start, end = window
+        clip_end = pts[-1] + 1 / info.rate  # where the timing plan ends the clip
+        origin = first + start
+        if origin >= clip_end:
+            raise InputError(f"start {fmt_time(start)} s is past the end of {info.path.name} "
+                             f"({fmt_time(clip_end - first)} s)")
+        lo = bisect.bisect_right(pts, origin) - 1 if origin >= first else 0
+        if end is not None and first + end < clip_end:
+            hi = bisect.bisect_left(pts, first + end)
+            last_end = plan.count_for(end - start)
+    target = Fraction(seconds).limit_denominator(1000) if seconds and not single else None
+    starts = [pts[lo]]
+    for p, key in frames[lo + 1 : hi]:
         # a cut needs a keyframe and enough source since the last cut; never cut in the
         # final frame (the last segment must have a pair to work on)
-        if key and pts - starts[-1] >= target and pts < frames[-1][0]:
-            starts.append(pts)
+        if (target is not None and key and p > origin and p - starts[-1] >= target
+                and p < pts[hi - 1]):
+            starts.append(p)
     segs = []
-    for i, start in enumerate(starts):
-        stop = starts[i + 1] if i + 1 < len(starts) else None
-        first = 0 if i == 0 else plan.first_step_at(start - origin)
-        end = None if stop is None else plan.first_step_at(stop - origin)
-        segs.append(Segment(i, start, stop, first, end, origin))
+    for i, seg_start in enumerate(starts):
+        last = i + 1 == len(starts)
+        stop = (pts[hi] if hi < len(pts) else None) if last else starts[i + 1]
+        first_step = 0 if i == 0 else plan.first_step_at(seg_start - origin)
+        end_step = last_end if last else plan.first_step_at(starts[i + 1] - origin)
+        segs.append(Segment(i, seg_start, stop, first_step, end_step, origin))
     return segs
 
 
@@ -181,6 +207,12 @@ def prune_work(root: Path, keep: Path | None = None,
     return removed
 
 
+def work_path(dst: Path, base: Path | None = None) -> Path:
+    """Where the work folder of a run writing ``dst`` lives (whether or not it exists)."""
+    digest = hashlib.sha256(str(Path(dst).resolve()).encode()).hexdigest()[:16]
+    return (Path(base) if base is not None else default_work_root()) / digest
+
+
 def work_dir_for(dst: Path, key: dict, ext: str, resume: bool, base: Path | None = None) -> WorkDir:
     """The work folder of a run: stable for the same output, input and options.
 
@@ -190,9 +222,8 @@ def work_dir_for(dst: Path, key: dict, ext: str, resume: bool, base: Path | None
     matches is reused; a mismatching one is an error (the command changed). Without ``resume``
     any old folder is cleared. A folder that another run holds raises :class:`InputError`.
     """
-    digest = hashlib.sha256(str(dst.resolve()).encode()).hexdigest()[:16]
-    root = Path(base) if base is not None else default_work_root()
-    path = root / digest
+    path = work_path(dst, base)
+    root = path.parent
     prune_work(root, keep=path)
     manifest = path / "manifest.json"
     want = {"version": _MANIFEST_VERSION, **key}
@@ -327,4 +358,4 @@ def manifest_key(info: VideoInfo, options: dict, segments: list[Segment]) -> dic
 
 __all__ = ["WORK_MAX_AGE_DAYS", "Segment", "WorkDir", "WorkFolder", "asdict",
            "default_work_root", "manifest_key", "plan_segments", "prune_work",
-           "remove_work_folder", "work_dir_for", "work_folders"]
+           "remove_work_folder", "work_dir_for", "work_folders", "work_path"]

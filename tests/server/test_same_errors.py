@@ -31,6 +31,16 @@ CASES = [
     ("crf", "99", "crf must be a whole number from 0 to 63, got 99"),
     ("segment_seconds", "-1", "segment_seconds must be a number 0 or from 0.1 to 86400, got -1"),
     ("threads", "0", "threads must be a whole number from 1 to 1024, got 0"),
+    ("start", "1:75", "start must be a time in seconds or HH:MM:SS(.fff) from 0 to 360000, "
+                      "got 1:75"),
+    ("start", "-2", "start must be a time in seconds or HH:MM:SS(.fff) from 0 to 360000, "
+                    "got -2"),
+    ("duration", "0", "duration must be a time in seconds or HH:MM:SS(.fff) from 0.001 to "
+                      "360000, got 0"),
+    ("gif_dither", "ordered", "gif_dither must be one of bayer, sierra2_4a, sierra2, "
+                              "floyd_steinberg, none, got ordered"),
+    ("gif_fps_max", "200", "gif_fps_max must be a frame rate above 0 and at most 100 (e.g. 60, "
+                           "59.94, 60000/1001), got 200"),
 ]
 #: Machine-level options a request may not set; the server's own flag gives the same message.
 SERVER_FLAGS = {"threads"}
@@ -73,7 +83,7 @@ def test_cli_api_and_web_agree(tmp_path, clip, model_file, make_client, capsys, 
         r = client.post("/api/jobs", files={"file": ("c.mp4", fh, "video/mp4")},
                         data={name: value})
     assert r.status_code == 400
-    assert r.json() == {"detail": message}
+    assert r.json() == {"detail": message, "field": name}  # the page points at the field
     assert client.get("/api/jobs").json() == []
 
 

@@ -17,8 +17,8 @@ def test_every_option_has_help_a_kind_and_a_sane_default():
     for cls in (O.ModelConfig, O.VideoOptions):
         for f in fields(cls):
             spec = f.metadata["spec"]
-            assert spec.help and spec.kind in {"int", "float", "rate", "bool", "str", "choice",
-                                               "path", "device"}, f.name
+            assert spec.help and spec.kind in {"int", "float", "rate", "time", "bool", "str",
+                                               "choice", "path", "device"}, f.name
             if f.default is not None:
                 assert O.coerce(f.name, spec, f.default) == f.default, f.name
 
@@ -28,6 +28,10 @@ def test_every_option_has_help_a_kind_and_a_sane_default():
     ("fps", "59.94", Fraction(60000, 1001)), ("fps", 60, Fraction(60)),
     ("fps", "60000/1001", Fraction(60000, 1001)), ("slowmo", "on", True), ("slowmo", False, False),
     ("scene_threshold", "0.2", 0.2), ("segment_seconds", "0", 0.0), ("crf", "0", 0),
+    ("start", "12.5", Fraction(25, 2)), ("start", "1:02.5", Fraction(125, 2)),
+    ("start", "01:00:00.040", Fraction(90001, 25)), ("start", 2.1, Fraction(21, 10)),
+    ("start", "0", 0), ("duration", "25/2", Fraction(25, 2)), ("duration", 4, 4),
+    ("gif_fps_max", "33.3", Fraction(333, 10)), ("gif_dither", "bayer", "bayer"),
 ])
 def test_good_values(name, value, expect):
     assert O.coerce(name, O.VideoOptions.specs()[name], value) == expect
@@ -39,6 +43,10 @@ def test_good_values(name, value, expect):
     ("fps", "1001"), ("scene_threshold", "inf"), ("scene_threshold", math.nan),
     ("scene_threshold", "0"), ("crf", "-1"), ("crf", "64"), ("segment_seconds", "0.01"),
     ("segment_seconds", "nan"), ("slowmo", "maybe"), ("audio", "loud"), ("workers", "0"),
+    ("start", "-1"), ("start", "1:60"), ("start", "1:60:00"), ("start", "abc"), ("start", True),
+    ("start", math.inf), ("start", "360001"), ("duration", "0"), ("duration", "1/0"),
+    ("gif_fps_max", "101"), ("gif_dither", "ordered"), ("gif_palette", "global"),
+    ("gif_width", "8"),
 ])
 def test_bad_values_are_input_errors_with_one_line(name, value):
     with pytest.raises(InputError) as exc:

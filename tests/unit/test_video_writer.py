@@ -187,11 +187,17 @@ def test_alpha_outputs_keep_alpha(tmp_path: Path, name: str, pix: str) -> None:
     assert np.abs(alpha - expect).mean() < 6
 
 
-def test_mp4_drops_alpha_with_warning(tmp_path: Path, caplog) -> None:
+def test_mp4_drops_alpha_with_a_note(tmp_path: Path, caplog) -> None:
+    """Planning says so in ``notes`` (shown once by the caller), never as a logged warning:
+    a run plans once up front and again in every segment's writer."""
     with caplog.at_level(logging.WARNING):
         dst = write_clip(tmp_path / "o.mp4", 32, 24, alpha=True)
-    assert "alpha" in caplog.text
-    assert not probe(dst).has_alpha
+    assert not probe(dst).has_alpha and "alpha" not in caplog.text
+    plan = plan_encoding(dst, 32, 24, None, EncodeOptions(), alpha=True)
+    assert plan.notes == ["mp4 cannot hold an alpha channel; dropping alpha (use .mov, .webm "
+                          "or --png)"]
+    assert plan_encoding(dst.with_suffix(".gif"), 32, 24, None,
+                         EncodeOptions(crf=20)).notes == ["codec gif ignores crf"]
 
 
 def test_gif_and_png_folder(tmp_path: Path) -> None:

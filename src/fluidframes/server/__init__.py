@@ -5,7 +5,9 @@ are imported only when the app is built (:func:`fluidframes.server.app.create_ap
 
 Modules: ``config`` (settings, safety checks), ``store`` (SQLite jobs), ``files`` (on-disk
 layout, name sanitising), ``uploads`` (streaming multipart with a size limit), ``options``
-(form fields -> pipeline options), ``runner`` (worker threads, model reuse, live progress),
-``preview`` (browser-playable renditions), ``security`` (token / host / origin checks),
-``app`` (routes), ``cli`` (the ``serve`` subcommand).
+(form fields -> pipeline options), ``limits`` (work per job, planned before a job exists),
+``clip`` (the preview window cut from an upload), ``runner`` (worker threads, model reuse, live
+progress, cancel), ``preview`` (browser-playable renditions), ``public`` (names instead of server
+paths, strict JSON, readable media errors), ``security`` (token / host / origin checks, log
+masking), ``app`` (routes), ``cli`` (the ``serve`` subcommand).
 """

@@ -10,7 +10,15 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..options import ModelConfig, add_arguments
-from .config import TOKEN_ENV, ServerConfig, default_data_dir, parse_size
+from .config import (
+    DEFAULT_MAX_DURATION,
+    DEFAULT_MAX_OUTPUT_FRAMES,
+    DEFAULT_MAX_PIXEL_RATE,
+    TOKEN_ENV,
+    ServerConfig,
+    default_data_dir,
+    parse_size,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +37,16 @@ def add_serve_command(sub) -> None:
                    help="largest accepted upload, e.g. 4G (default), 500M")
     p.add_argument("--workers", type=int, default=1,
                    help="jobs run at the same time on the device (default 1)")
+    lim = p.add_argument_group("limits per job (an upload asking for more is refused)")
+    lim.add_argument("--max-output-frames", default=str(DEFAULT_MAX_OUTPUT_FRAMES), metavar="N",
+                     help=f"output frames, e.g. 360000 or 500k (default "
+                          f"{DEFAULT_MAX_OUTPUT_FRAMES:,}: 100 minutes at 60 fps)")
+    lim.add_argument("--max-pixel-rate", default=str(DEFAULT_MAX_PIXEL_RATE), metavar="PX/S",
+                     help="output pixels per second, width x height x fps (montage: twice the "
+                          "width), e.g. 1G (default 4K at 120 fps)")
+    lim.add_argument("--max-duration", default=str(DEFAULT_MAX_DURATION), metavar="TIME",
+                     help=f"length of the source, e.g. 3600, 90m, 2h (default "
+                          f"{DEFAULT_MAX_DURATION / 3600:g} h)")
     add_arguments(p, ModelConfig, include=("model", "model_file", "device", "precision",
                                            "threads"))
     p.set_defaults(func=cmd_serve)
@@ -40,6 +58,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         data_dir=Path(args.data) if args.data else default_data_dir(),
         host=args.host, port=args.port, token=args.token or ServerConfig.token_from_env(),
         max_upload=parse_size(args.max_upload), workers=args.workers, model=model,
+        max_output_frames=args.max_output_frames, max_pixel_rate=args.max_pixel_rate,
+        max_duration=args.max_duration,
     )
     cfg.check_exposure()
     if model.model_file:  # a served checkpoint is loaded (and refused if unsafe) before serving
@@ -62,6 +82,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(cfg)
     shown = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
     url = f"http://{shown}:{cfg.port}/"
+    # The token goes in the page URL once: the page answers with a cookie and a redirect to
+    # the bare URL, and every log line has it masked (security.redact).
     print(f"fluidframes web app: {url}{'?token=<your token>' if cfg.token else ''}  "
           f"(data: {cfg.data_dir})", file=sys.stderr)
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info",

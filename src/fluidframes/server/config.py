@@ -12,6 +12,12 @@ from ..errors import InputError
 from ..options import ModelConfig
 
 DEFAULT_MAX_UPLOAD = 4 * 1024**3  # 4 GiB
+#: Work one job may ask for (``serve --max-output-frames/--max-pixel-rate/--max-duration``).
+#: 100 minutes at 60 fps; 4K at 120 fps (a montage counts twice the width); two hours of source.
+DEFAULT_MAX_OUTPUT_FRAMES = 360_000
+DEFAULT_MAX_PIXEL_RATE = 3840 * 2160 * 120
+DEFAULT_MAX_DURATION = 2 * 3600.0
+PREVIEW_MAX_SECONDS = 10.0
 TOKEN_ENV = "FLUIDFRAMES_TOKEN"
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
@@ -31,6 +37,39 @@ def parse_size(text: str | int) -> int:
     if size <= 0:
         raise InputError(f"size must be positive, got {text!r}")
     return size
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h)?\s*$", re.IGNORECASE)
+_COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)\s*$", re.IGNORECASE)
+
+
+def parse_duration(text: str | float, what: str = "--max-duration") -> float:
+    """``90``, ``90s``, ``20m``, ``2h`` -> seconds."""
+    if isinstance(text, (int, float)):
+        value = float(text)
+    else:
+        m = _DURATION.match(str(text))
+        if not m:
+            raise InputError(f"{what} must be a duration such as 600, 20m or 2h, got {text!r}")
+        value = float(m.group(1)) * {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600}[
+            (m.group(2) or "").lower()]
+    if not value > 0 or value == float("inf"):
+        raise InputError(f"{what} must be positive, got {text!r}")
+    return value
+
+
+def parse_count(text: str | int | float, what: str) -> float:
+    """``360000``, ``500k``, ``1.2G`` -> a positive number (decimal multiples)."""
+    if isinstance(text, (int, float)):
+        value = float(text)
+    else:
+        m = _COUNT.match(str(text))
+        if not m:
+            raise InputError(f"{what} must be a number such as 360000, 500k or 1G, got {text!r}")
+        value = float(m.group(1)) * {"": 1, "k": 1e3, "m": 1e6, "g": 1e9}[m.group(2).lower()]
+    if not value >= 1 or value == float("inf"):
+        raise InputError(f"{what} must be at least 1, got {text!r}")
+    return value
 
 
 def is_loopback(host: str) -> bool:
@@ -66,6 +105,12 @@ class ServerConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     #: Extra Host header names accepted without a token (tests use the TestClient's).
     extra_hosts: tuple[str, ...] = ()
+    #: Work one job may ask for, checked when the upload arrives (400 beyond them) and again
+    #: while it runs: output frames, output pixels per second (width x height x rate) and
+    #: seconds of source.
+    max_output_frames: int = DEFAULT_MAX_OUTPUT_FRAMES
+    max_pixel_rate: float = DEFAULT_MAX_PIXEL_RATE
+    max_duration: float = DEFAULT_MAX_DURATION
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser()
@@ -75,6 +120,9 @@ class ServerConfig:
             raise InputError("--workers must be at least 1")
         if self.max_upload <= 0:
             raise InputError("--max-upload must be positive")
+        self.max_output_frames = int(parse_count(self.max_output_frames, "--max-output-frames"))
+        self.max_pixel_rate = parse_count(self.max_pixel_rate, "--max-pixel-rate")
+        self.max_duration = parse_duration(self.max_duration)
         self.model = self.model.validated()
 
     @property

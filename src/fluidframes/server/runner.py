@@ -8,7 +8,11 @@ Decisions
 * Models are loaded once per (model, scale) and handed to the pipeline as ``interpolator=``; the
   few most recent stay loaded, so a queue of jobs with the same model never reloads weights.
 * Cancel is a ``threading.Event`` per job, created on first use by either side, so a cancel that
-  races a claim is never lost. Stopping the server cancels running jobs and records them as
+  races a claim is never lost. Every stage of a job sees it within about a second: the preview
+  cut checks it per frame, a model load is waited for with the event in view (the load goes on
+  into the pool, the job does not), and the pipeline checks it between frames and between lots
+  of model output (render.py). A cancelled or failed job's work folder is removed: the server
+  never resumes, so kept segments would only fill the cache. Stopping the server cancels running jobs and records them as
   ``interrupted`` (re-runnable), the same state a crash leaves after :meth:`JobStore.recover`.
 * Live progress goes to the store at most every ``PROGRESS_EVERY`` seconds and bumps a version
   counter in :class:`Changes`; the SSE endpoints poll that counter (cheap, no cross-thread
@@ -20,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import logging
+import shutil
 import threading
 import time
 from collections import OrderedDict, deque
@@ -186,19 +191,57 @@ class Runner:
                     self._events.pop(job.id, None)
                 self.changes.bump(job.id)
 
+    def _load_model(self, model: ModelConfig, cancel: threading.Event):
+        """The model from the pool, waiting with the cancel event in view."""
+        box: dict = {}
+
+        def load() -> None:
+            try:
+                box["model"] = self.models.get(model)
+            except BaseException as exc:  # noqa: BLE001 - handed to the job's thread
+                box["error"] = exc
+
+        t = threading.Thread(target=load, name="ff-model-load", daemon=True)
+        t.start()
+        while t.is_alive():
+            t.join(0.05)
+            if cancel.is_set():
+                raise CancelledError("cancelled while the model loaded")
+        if "error" in box:
+            raise box["error"]
+        return box["model"]
+
+    def _source(self, job: Job, cancel: threading.Event) -> Path:
+        """The file the pipeline reads: the upload, or a preview's clip (cut on first run)."""
+        from .clip import cut
+
+        job_dir = self.layout.job_dir(job.id)
+        if job.kind != "preview":
+            return job_dir / job.input_file
+        clip = job_dir / job.clip["file"]
+        if not clip.is_file():
+            cut(job_dir / job.input_file, clip, job.clip["start"], job.clip["seconds"], cancel)
+        return clip
+
     def _run(self, job: Job) -> None:
         from ..pipeline import interpolate_video
         from ..report import Progress
+        from ..segments import work_path
 
         cancel = self._event(job.id)
         out_dir = self.layout.output_dir(job.id)
         self.layout.clear_output(job.id)
-        src = self.layout.job_dir(job.id) / job.input_file
         dst = out_dir / f"result.{job.format}"
         last = [0.0]
         window: deque[tuple[float, int]] = deque()
+        over: list[str] = []
+        limit = self.config.max_output_frames
 
         def progress(p: Progress) -> None:
+            if p.frames_out > limit and not over:  # a header that under-stated the length
+                over.append(f"stopped at {limit:,} output frames, this server's limit per job "
+                            "(the file is longer than its header said)")
+                cancel.set()
             now = time.monotonic()
             window.append((now, p.frames_out))
             while len(window) > 2 and now - window[0][0] > RATE_WINDOW:
@@ -217,18 +260,26 @@ class Runner:
             out_dir.mkdir(parents=True, exist_ok=True)
             model = self.models.config_for(job.options)
             video = {k: v for k, v in job.options.items() if k not in ModelConfig.specs()}
-            interp = self.models.get(model)
+            src = self._source(job, cancel)
+            interp = self._load_model(model, cancel)
+            if cancel.is_set():
+                raise CancelledError("cancelled")
             summary = interpolate_video(src, dst, progress=progress, cancel=cancel,
                                         interpolator=interp, overwrite=True,
                                         work_root=str(self.layout.work),
                                         **model.to_kwargs(), **video)
         except CancelledError:
+            shutil.rmtree(work_path(dst, self.layout.work), ignore_errors=True)
+            if over:
+                self._finish(job, status="failed", error=over[0])
+                return
             status = "interrupted" if self._stop.is_set() else "cancelled"
             msg = ("the server stopped while this job was running; re-run it"
                    if status == "interrupted" else "cancelled; no output was written")
             self._finish(job, status=status, error=msg)
             return
         except FluidFramesError as exc:
+            shutil.rmtree(work_path(dst, self.layout.work), ignore_errors=True)
             self._finish(job, status="failed", error=str(exc))
             return
         except OSError as exc:

@@ -7,6 +7,9 @@ Decisions
   cheaper than a pool; WAL keeps readers (other processes inspecting the file) unblocked.
 * Options and the run summary are JSON columns: the pipeline owns their shape, the store only
   keeps them.
+* A job is a ``full`` render or a ``preview``: a few seconds cut from the upload around a point
+  the user picked (``clip`` holds ``{"start", "seconds"}``), rendered before committing to the
+  whole file. Older databases get the two columns added when opened.
 * :meth:`JobStore.recover` runs at start-up: a job still marked ``running`` belonged to a process
   that died or stopped, so it becomes ``interrupted`` (re-runnable).
 """
@@ -48,12 +51,16 @@ CREATE TABLE IF NOT EXISTS jobs (
     created REAL NOT NULL,
     started REAL,
     finished REAL,
-    runs INTEGER NOT NULL DEFAULT 0
+    runs INTEGER NOT NULL DEFAULT 0,
+    kind TEXT NOT NULL DEFAULT 'full',
+    clip TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, seq);
 """
 
-_JSON_COLS = ("options", "source", "summary")
+_JSON_COLS = ("options", "source", "summary", "clip")
+_ADDED_COLUMNS = {"kind": "TEXT NOT NULL DEFAULT 'full'", "clip": "TEXT"}
+KINDS = ("full", "preview")
 
 
 @dataclass
@@ -84,6 +91,8 @@ class Job:
     started: float | None = None
     finished: float | None = None
     runs: int = 0
+    kind: str = "full"  # or "preview"
+    clip: dict[str, Any] | None = None  # preview window: {"start": s, "seconds": s}
 
     @property
     def terminal(self) -> bool:
@@ -101,6 +110,10 @@ class JobStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            have = {r[1] for r in self._db.execute("PRAGMA table_info(jobs)")}
+            for col, decl in _ADDED_COLUMNS.items():
+                if col not in have:
+                    self._db.execute(f"ALTER TABLE jobs ADD COLUMN {col} {decl}")
 
     def close(self) -> None:
         with self._lock:

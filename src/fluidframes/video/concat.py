@@ -10,42 +10,53 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 from fractions import Fraction
 from pathlib import Path
 
 import av
 
-from ..errors import MediaError
+from ..errors import CancelledError, MediaError
 from .writer import _MUXER, _temp_sibling
 
 log = logging.getLogger(__name__)
 
 
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise CancelledError("cancelled")
+
+
 def join(parts: list[Path], first_steps: list[int], rate: Fraction, dst: Path, kind: str,
-         rotation: int = 0) -> tuple[Path, int]:
+         rotation: int = 0, cancel: threading.Event | None = None) -> tuple[Path, int]:
     """Join ``parts`` (in order; part i starts at output frame ``first_steps[i]``).
+
+    ``cancel`` is checked between packets (a long output joins in seconds, not instantly).
 
     Returns a temporary path next to ``dst`` holding the joined video (or PNG folder), ready for
     :func:`fluidframes.video.mux.finalize`, and the number of frames in it.
     """
     if kind == "png-folder":
-        return _join_pngs(parts, first_steps, dst)
+        return _join_pngs(parts, first_steps, dst, cancel)
     tmp = _temp_sibling(dst, "video", dst.suffix.lower())
     try:
-        n = _join_packets(parts, first_steps, Fraction(rate), tmp, _MUXER[kind], rotation)
+        n = _join_packets(parts, first_steps, Fraction(rate), tmp, _MUXER[kind], rotation,
+                          cancel)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return tmp, n
 
 
-def _join_pngs(parts: list[Path], first_steps: list[int], dst: Path) -> tuple[Path, int]:
+def _join_pngs(parts: list[Path], first_steps: list[int], dst: Path,
+               cancel: threading.Event | None = None) -> tuple[Path, int]:
     tmp = _temp_sibling(dst, "part", "")
     tmp.mkdir()
     n_files = 0
     try:
         for part, first in zip(parts, first_steps):
             for f in sorted(part.glob("frame_*.png")):
+                _check(cancel)
                 n = int(f.stem.split("_")[1]) - 1 + first
                 shutil.copyfile(f, tmp / f"frame_{n + 1:06d}.png")
                 n_files += 1
@@ -56,7 +67,7 @@ def _join_pngs(parts: list[Path], first_steps: list[int], dst: Path) -> tuple[Pa
 
 
 def _join_packets(parts: list[Path], first_steps: list[int], rate: Fraction, out_path: Path,
-                  muxer: str, rotation: int) -> int:
+                  muxer: str, rotation: int, cancel: threading.Event | None = None) -> int:
     frames = 0
     with av.open(str(parts[0])) as first:
         template = first.streams.video[0]
@@ -73,6 +84,7 @@ def _join_packets(parts: list[Path], first_steps: list[int], rate: Fraction, out
                     tb = st.time_base
                     shift = Fraction(step) / rate  # seconds
                     for packet in c.demux(st):
+                        _check(cancel)
                         if packet.size == 0:
                             continue
                         off = shift / tb

@@ -17,6 +17,13 @@ Decisions
   its head with an edit list; Matroska/WebM cannot hold times before 0 (beyond a declared codec
   delay) - its muxer would shift every stream - so there that packet is dropped (copy) or its
   leading samples are cut (re-encode). See :func:`_place_copy`.
+* **A part of the source** (``time_offset``/``duration``: a run with --start/--duration): audio,
+  subtitles and chapters are cut to the same window. A packet copy can only cut at packet edges
+  (an AAC frame is ~21 ms), so an audio track that the window cuts is decoded, cut to the
+  exact sample and re-encoded (the decoder drops the source's AAC priming; the encoder's own
+  priming is hidden by the container's edit list / codec delay, as for any re-encode); a track
+  wholly inside the window is still copied. Subtitle events are shifted, cut at both ends and
+  dropped outside; chapters are shifted, clipped, dropped outside.
 * **Subtitles never cost the video.** Text tracks are copied where the container takes the codec,
   else converted (mov_text for mp4/mov, webvtt for webm, subrip/ass for mkv); bitmap tracks that
   cannot go in are reported. If muxing fails with subtitles, the mux is redone without them.
@@ -34,6 +41,7 @@ import heapq
 import logging
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -43,7 +51,7 @@ from typing import Any
 import av
 import numpy as np
 
-from fluidframes.errors import InputError, MediaError
+from fluidframes.errors import CancelledError, InputError, MediaError
 from fluidframes.video.reader import StreamInfo, VideoInfo
 from fluidframes.video.writer import _MUXER, _same_file, _supported, _temp_sibling, output_kind
 
@@ -117,7 +125,18 @@ def atempo_chain(tempo: Fraction | float) -> list[float]:
 # --------------------------------------------------------------------------------------------
 
 
-def _plan_audio(source: VideoInfo | None, kind: str, tempo: Fraction, audio: str
+def _inside(s: StreamInfo, window: tuple[Fraction, Fraction | None] | None) -> bool:
+    """Whether the whole track lies inside ``window`` (absolute start, end): nothing to cut."""
+    if window is None:
+        return True
+    t0 = s.start if s.start is not None else window[0]
+    if t0 < window[0]:
+        return False
+    return window[1] is None or (s.duration is not None and t0 + s.duration <= window[1])
+
+
+def _plan_audio(source: VideoInfo | None, kind: str, tempo: Fraction, audio: str,
+                window: tuple[Fraction, Fraction | None] | None = None,
                 ) -> tuple[list[_Track], str, list[str]]:
     notes: list[str] = []
     if source is None or source.is_image_sequence or not source.audio:
@@ -133,8 +152,11 @@ def _plan_audio(source: VideoInfo | None, kind: str, tempo: Fraction, audio: str
     for s in source.audio:
         if tempo != 1:
             tracks.append(_Track(s, "stretch", _AUDIO_ENCODER[kind]))
-        elif _supported(kind, s.codec):
+        elif _supported(kind, s.codec) and _inside(s, window):
             tracks.append(_Track(s, "copy"))
+        elif _supported(kind, s.codec):
+            notes.append(f"audio track {s.index} ({s.codec}) re-encoded: cut exactly to the part")
+            tracks.append(_Track(s, "reencode", _AUDIO_ENCODER[kind]))
         else:
             notes.append(f"audio track {s.index} ({s.codec}) re-encoded: {kind} cannot hold it")
             tracks.append(_Track(s, "reencode", _AUDIO_ENCODER[kind]))
@@ -178,8 +200,12 @@ class _AudioEncoder:
     """Decode -> (atempo) -> resample -> encode for one track, with exact sample-count pts."""
 
     def __init__(self, out: Any, in_stream: Any, target: str, tempo: Fraction, shift: Fraction,
-                 declared: Fraction | None = None) -> None:
+                 declared: Fraction | None = None, end: Fraction | None = None) -> None:
         self.in_stream = in_stream
+        # A part of the source (--start/--duration): audio from ``shift`` to ``end`` (absolute
+        # source times), cut to the sample; ``declared`` is then the length kept.
+        self.end = end
+        self.cut = end is not None or shift != 0
         # The track's stated duration: decoders hand out the codec's padding too (AAC rounds
         # up to 1024-sample frames), which would make a stretched track end late.
         self.declared = declared
@@ -258,7 +284,9 @@ class _AudioEncoder:
                 t = Fraction(frame.pts) * frame.time_base
                 if t + Fraction(frame.samples, frame.sample_rate) <= self.shift:
                     continue  # ends before output t=0
-                if t < self.shift:  # straddles t=0: keep the samples from t=0 on
+                if self.end is not None and t >= self.end:
+                    continue  # after the part (the limit cuts the frame across its end)
+                if t < self.shift:  # straddles t=0 (the part's start): keep from it on
                     frame = _drop_head(frame, round((self.shift - t) * frame.sample_rate))
                     t = self.shift
                 if self.next_pts is None:
@@ -287,7 +315,7 @@ class _AudioEncoder:
 
     def _limit(self) -> int | None:
         """Last output sample (exclusive) of a stretched track, from the stated duration."""
-        if self.tempo == 1 or self.declared is None or self.next_pts is None:
+        if (self.tempo == 1 and not self.cut) or self.declared is None or self.next_pts is None:
             return None
         return self.start_pts + round(Fraction(self.declared) / self.tempo * self.rate)
 
@@ -305,15 +333,26 @@ class _AudioEncoder:
 def _drop_head(frame: Any, samples: int) -> Any:
     """``frame`` without its first ``samples`` samples (same format, layout and rate)."""
     arr = frame.to_ndarray()
-    if frame.format.is_planar:
-        arr = arr[:, samples:]
-    else:
-        arr = arr[:, samples * len(frame.layout.channels):]
-    out = av.AudioFrame.from_ndarray(np.ascontiguousarray(arr), format=frame.format.name,
-                                     layout=frame.layout.name)
+    width = 1 if frame.format.is_planar else len(frame.layout.channels)
+    out = av.AudioFrame.from_ndarray(np.ascontiguousarray(arr[:, samples * width:]),
+                                     format=frame.format.name, layout=frame.layout.name)
     out.sample_rate = frame.sample_rate
     out.time_base = frame.time_base
     return out
+
+
+def _sub_window(start: Fraction, dur: Fraction, end: Fraction | None
+                ) -> tuple[Fraction, Fraction] | None:
+    """A subtitle event (start, duration on the output timeline) cut to [0, end); None: out."""
+    if start < 0:
+        if start + dur <= 0:
+            return None
+        start, dur = Fraction(0), dur + start
+    if end is not None:
+        if start >= end:
+            return None
+        dur = min(dur, end - start)
+    return start, dur
 
 
 class _SubConverter:
@@ -329,6 +368,10 @@ class _SubConverter:
         self.stream.codec_context.subtitle_header = header
         self.stream.codec_context.time_base = Fraction(1, 1000)
 
+    #: a part of the source (--start/--duration): events are cut to [0, end) of the output
+    cut: bool = False
+    end: Fraction | None = None
+
     def feed(self, packet: Any, shift: Fraction) -> Iterator[Any]:
         from av.subtitles.subtitle import SubtitleSet
 
@@ -341,10 +384,10 @@ class _SubConverter:
         dur = Fraction(packet.duration or 0) * packet.time_base
         if not dur and subset.end_display_time:
             dur = Fraction(subset.end_display_time, 1000)
-        if start < 0:  # the same rule as copied events: keep only what is shown after t=0
-            if start + dur <= 0:
-                return
-            start, dur = Fraction(0), dur + start
+        cut = _sub_window(start, dur, self.end)  # keep only what is shown in [0, end)
+        if cut is None:
+            return
+        start, dur = cut
         ms = Fraction(1, 1000)
         texts = [r.ass for r in subset.rects if getattr(r, "ass", None)]
         if not texts:
@@ -412,9 +455,44 @@ def _set_metadata(out_stream: Any, info: StreamInfo) -> None:
         out_stream.metadata["title"] = info.title
 
 
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise CancelledError("cancelled")
+
+
+def _kept(s: StreamInfo, shift: Fraction, end: Fraction | None) -> Fraction | None:
+    """How much of a track a part of the source [shift, end) keeps (seconds)."""
+    t0 = s.start if s.start is not None else shift
+    t1 = t0 + s.duration if s.duration is not None else end
+    if t1 is None:
+        return None
+    if end is not None:
+        t1 = min(t1, end)
+    return max(Fraction(0), t1 - max(t0, shift))
+
+
+def _copy_in_window(packet: Any, shift: Fraction, end: Fraction | None) -> bool:
+    """Cut a copied subtitle event to [shift, end) (absolute source time); False: leave it out."""
+    tb = packet.time_base
+    first = packet.pts if packet.pts is not None else packet.dts
+    start = Fraction(first) * tb - shift
+    cut = _sub_window(start, Fraction(packet.duration or 0) * tb,
+                      None if end is None else end - shift)
+    if cut is None:
+        return False
+    if cut[0] != start:
+        packet.pts = packet.dts = round((cut[0] + shift) / tb)
+    if packet.duration:
+        packet.duration = max(1, round(cut[1] / tb))
+    return True
+
+
 def _mux(video_tmp: Path, part: Path, kind: str, source: VideoInfo | None, audio: list[_Track],
-         subs: list[_Track], tempo: Fraction, shift: Fraction, chapters: bool) -> int:
-    """Write ``part``; returns the number of chapters written."""
+         subs: list[_Track], tempo: Fraction, shift: Fraction, chapters: bool,
+         part_end: Fraction | None = None, cut: bool = False,
+         cancel: threading.Event | None = None) -> int:
+    """Write ``part``; returns the number of chapters written. ``cut``: only the part of the
+    source from ``shift`` to ``part_end`` (absolute source seconds; None: to its end)."""
     src = av.open(str(source.path)) if (source is not None and (audio or subs)) else None
     vin = av.open(str(video_tmp))
     out = av.open(str(part), "w", format=_MUXER[kind])
@@ -436,15 +514,17 @@ def _mux(video_tmp: Path, part: Path, kind: str, source: VideoInfo | None, audio
                 leads[track.info.index] = _allowed_lead(kind, in_stream)
             elif track.mode == "convert":
                 conv = _SubConverter(out, in_stream, track.target)
+                conv.cut, conv.end = cut, None if part_end is None else part_end - shift
                 converters[track.info.index] = conv
                 os_ = conv.stream
             else:
                 enc = _AudioEncoder(out, in_stream, track.target, tempo, shift,
-                                    declared=track.info.duration)
+                                    declared=_kept(track.info, shift, part_end) if cut
+                                    else track.info.duration, end=part_end)
                 encoders[track.info.index] = enc
                 os_ = enc.stream
             _set_metadata(os_, track.info)
-        n_chapters = _copy_chapters(out, source, tempo, shift) if chapters else 0
+        n_chapters = _copy_chapters(out, source, tempo, shift, part_end) if chapters else 0
         if source is not None and not source.is_image_sequence:
             _copy_container_metadata(out, source)
 
@@ -468,6 +548,9 @@ def _mux(video_tmp: Path, part: Path, kind: str, source: VideoInfo | None, audio
                     for p in converters[idx].feed(packet, shift):
                         yield _ts(p), 1, p
                 elif packet.size and (packet.pts is not None or packet.dts is not None):
+                    if (cut and packet.stream.type == "subtitle"
+                            and not _copy_in_window(packet, shift, part_end)):
+                        continue
                     if _place_copy(packet, shift, leads[idx]):
                         packet.stream = copies[idx]
                         yield _ts(packet), 1, packet
@@ -477,6 +560,7 @@ def _mux(video_tmp: Path, part: Path, kind: str, source: VideoInfo | None, audio
 
         for _, _, packet in heapq.merge(video_packets(), side_packets(),
                                         key=lambda item: (item[0], item[1])):
+            _check(cancel)
             out.mux(packet)
         out.close()
         return n_chapters
@@ -489,18 +573,19 @@ def _mux(video_tmp: Path, part: Path, kind: str, source: VideoInfo | None, audio
                     log.debug("closing after an error: %s", exc)
 
 
-def _copy_chapters(out: Any, source: VideoInfo | None, tempo: Fraction, shift: Fraction) -> int:
+def _copy_chapters(out: Any, source: VideoInfo | None, tempo: Fraction, shift: Fraction,
+                   end: Fraction | None = None) -> int:
     if source is None or not source.chapters:
         return 0
     tb = Fraction(1, 1000)
     chapters = []
     for n, ch in enumerate(source.chapters):
         start = max(Fraction(0), (ch.start - shift) / tempo)
-        end = (ch.end - shift) / tempo
-        if end <= start:
+        stop = ((min(ch.end, end) if end is not None else ch.end) - shift) / tempo
+        if stop <= start:
             continue
         meta = {"title": ch.title} if ch.title else {}
-        chapters.append({"id": n + 1, "start": round(start / tb), "end": round(end / tb),
+        chapters.append({"id": n + 1, "start": round(start / tb), "end": round(stop / tb),
                          "time_base": tb, "metadata": meta})
     if chapters:
         out.set_chapters(chapters)
@@ -523,12 +608,14 @@ def _copy_container_metadata(out: Any, source: VideoInfo) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _measure_stream(container: Any, stream: Any) -> tuple[float, float]:
+def _measure_stream(container: Any, stream: Any,
+                    cancel: threading.Event | None = None) -> tuple[float, float]:
     lo: Fraction | None = None
     hi: Fraction | None = None
     rate = getattr(stream, "average_rate", None) or getattr(stream, "guessed_rate", None)
     fallback = 1 / Fraction(rate) if stream.type == "video" and rate else Fraction(0)
     for packet in container.demux(stream):
+        _check(cancel)
         if packet.pts is None or not packet.size:
             continue
         t0 = Fraction(packet.pts) * packet.time_base
@@ -543,16 +630,18 @@ def _measure_stream(container: Any, stream: Any) -> tuple[float, float]:
     return float(lo), float(hi - lo)
 
 
-def measure(path: Path) -> tuple[float, float, float | None, float | None, int, int, int]:
+def measure(path: Path, cancel: threading.Event | None = None
+            ) -> tuple[float, float, float | None, float | None, int, int, int]:
     """(video_start, video_duration, audio_start, audio_duration, n_audio, n_subs, n_chapters)."""
     with av.open(str(path)) as c:
-        v_start, v_dur = _measure_stream(c, c.streams.video[0]) if c.streams.video else (0.0, 0.0)
+        v_start, v_dur = (_measure_stream(c, c.streams.video[0], cancel) if c.streams.video
+                          else (0.0, 0.0))
         n_audio, n_subs = len(c.streams.audio), len(c.streams.subtitles)
         n_chapters = len(c.chapters())
     a_start = a_dur = None
     if n_audio:
         with av.open(str(path)) as c:
-            a_start, a_dur = _measure_stream(c, c.streams.audio[0])
+            a_start, a_dur = _measure_stream(c, c.streams.audio[0], cancel)
     return v_start, v_dur, a_start, a_dur, n_audio, n_subs, n_chapters
 
 
@@ -584,12 +673,17 @@ def _replace_folder(tmp: Path, dst: Path) -> None:
 def finalize(
     video_tmp: Path, dst: Path, source: VideoInfo | None, *, tempo: Fraction = Fraction(1),
     audio: str = "copy", keep_subtitles: bool = True, time_offset: Fraction = Fraction(0),
+    duration: Fraction | None = None,
+    cancel: threading.Event | None = None,
 ) -> MuxReport:
     """Mux ``video_tmp`` with the source's audio/subtitles/chapters into ``dst`` atomically.
 
     ``tempo`` is the speed factor of the output relative to the source (``1/4`` = 4x slower).
     ``time_offset`` (seconds) is the source time, after the video's start, that output t=0
-    corresponds to (for outputs made from a later part of the source).
+    corresponds to (for outputs made from a later part of the source); ``duration`` (source
+    seconds from there) where that part ends: audio, subtitles and chapters are cut to it.
+    ``cancel`` is checked between packets, and the file is read back before it is published, so
+    a cancel at any point leaves nothing under ``dst``.
     """
     video_tmp, dst = Path(video_tmp), Path(dst)
     tempo = Fraction(tempo)
@@ -612,13 +706,18 @@ def finalize(
         return MuxReport(0, "none", 0, [], 0, v_dur, None, v_start, None, None, path=dst)
 
     shift = (source.start if source is not None else Fraction(0)) + Fraction(time_offset)
-    tracks, mode, notes = _plan_audio(source, kind, tempo, audio)
+    cut = bool(time_offset) or duration is not None
+    end = shift + Fraction(duration) if duration is not None else None
+    tracks, mode, notes = _plan_audio(source, kind, tempo, audio, (shift, end) if cut else None)
     subs, dropped = _plan_subs(source, kind, tempo, keep_subtitles)
     chapters = source is not None and bool(source.chapters)
     part = _temp_sibling(dst, "part", dst.suffix.lower())
     try:
         try:
-            _mux(video_tmp, part, kind, source, tracks, subs, tempo, shift, chapters)
+            _mux(video_tmp, part, kind, source, tracks, subs, tempo, shift, chapters, end, cut,
+                 cancel)
+        except CancelledError:
+            raise
         except Exception as exc:  # subtitles must never cost the video
             if not subs:
                 raise
@@ -627,9 +726,11 @@ def finalize(
             log.warning("muxing subtitles failed (%s); writing the video without them", reason)
             dropped += [f"#{t.info.index} {t.info.codec}: mux failed ({reason})" for t in subs]
             subs = []
-            _mux(video_tmp, part, kind, source, tracks, subs, tempo, shift, chapters)
+            _mux(video_tmp, part, kind, source, tracks, subs, tempo, shift, chapters, end, cut,
+                 cancel)
+        measured = measure(part, cancel)
         os.replace(part, dst)
-    except InputError:
+    except (InputError, CancelledError):
         _remove(part)
         raise
     except (av.FFmpegError, OSError, ValueError, RuntimeError) as exc:
@@ -640,7 +741,7 @@ def finalize(
         raise
     video_tmp.unlink(missing_ok=True)
 
-    v_start, v_dur, a_start, a_dur, n_audio, n_subs, n_ch = measure(dst)
+    v_start, v_dur, a_start, a_dur, n_audio, n_subs, n_ch = measured
     report = MuxReport(
         audio_streams=n_audio, audio_mode=mode,
         subtitle_streams=n_subs, subtitles_dropped=dropped, chapters=n_ch,

@@ -7,8 +7,9 @@ Decisions
   of FFmpeg itself via ``supported_codecs``) raises :class:`InputError` before any file exists.
 * **Defaults.** mp4/mov/mkv: libx264, yuv420p, CRF 18, preset medium (yuv420p10le, i.e. x264
   High 10, when ``high_bit_depth``). webm: libvpx-vp9, CRF 30 with ``b=0`` (constant quality).
-  gif: per-frame palette through ``palettegen``/``paletteuse`` (stats_mode=single, new=1) so
-  memory stays bounded (a global palette would hold the whole clip), with sierra2_4a dithering.
+  gif: per-frame palette through ``palettegen``/``paletteuse`` (stats_mode=single, new=1), one
+  pass. The pipeline does not use it: its GIFs are made from lossless FFV1 segments in two
+  passes with a palette per clip or scene (:mod:`fluidframes.video.gif`).
   png-folder: ``frame_000001.png``..., 8 or 16 bit, RGBA when alpha.
 * **Alpha.** mov -> ProRes 4444 (prores_ks, yuva444p10le); webm/mkv -> VP9 yuva420p; gif keeps
   1-bit transparency; png-folder -> RGBA. mp4 cannot carry alpha: warning, alpha dropped.
@@ -101,7 +102,11 @@ class EncodePlan:
     color_primaries: int | None = None
     color_trc: int | None = None
     is_yuv: bool = True
-    notes: list[str] = field(default_factory=list)  # what the user should know (odd sizes)
+    #: What the user should know (alpha dropped, padding, options the codec ignores). Planning
+    #: only collects them: it runs once when a run is planned and again in every segment's
+    #: writer, so logging here printed each one several times. The caller shows them once
+    #: (the pipeline: the run summary's warnings).
+    notes: list[str] = field(default_factory=list)
 
 
 def output_kind(path: str | Path, png: bool = False) -> str:
@@ -234,10 +239,9 @@ def plan_encoding(
     if width <= 0 or height <= 0:
         raise InputError(f"bad frame size {width}x{height}")
     kind = output_kind(dst, png=opts.png)
-    notes: list[str] = []  # said once, in the run's warnings (not logged per segment)
+    notes: list[str] = []
     if alpha and kind == "mp4":
-        notes.append("mp4 cannot hold an alpha channel: alpha dropped (.mov, .webm or --png "
-                     "keep it)")
+        notes.append("mp4 cannot hold an alpha channel; dropping alpha (use .mov, .webm or --png)")
         alpha = False
     codec = _resolve_codec(kind, opts, alpha)
     if opts.pix_fmt:
@@ -247,10 +251,10 @@ def plan_encoding(
     else:
         pix_fmt = _pick_pix_fmt(codec, alpha, high_bit_depth)
     if alpha and codec != "gif" and not _has_alpha(pix_fmt):
-        notes.append(f"{codec} {pix_fmt} has no alpha channel: alpha dropped")
+        notes.append(f"codec {codec}/{pix_fmt} has no alpha; dropping alpha")
         alpha = False
     if high_bit_depth and codec != "gif" and _bits(pix_fmt) <= 8:
-        notes.append(f"{codec} has no pixel format above 8 bit here: written as 8 bit")
+        notes.append(f"codec {codec} has no pixel format above 8 bit here; writing 8 bit")
         high_bit_depth = False
     even_w, even_h = _needs_even(pix_fmt, codec)
     enc_w = width + (width % 2 if even_w else 0)
@@ -267,8 +271,6 @@ def plan_encoding(
             f"{codec} {pix_fmt} needs even dimensions: {width}x{height} is written as "
             f"{enc_w}x{enc_h}, the extra column/row repeating the edge (.webm or a 4:4:4 "
             f"--pix-fmt keeps {width}x{height})")
-    for note in notes:
-        log.info(note)
     fmt = av.VideoFormat(pix_fmt)
     is_yuv = not fmt.is_rgb and not pix_fmt.startswith(("pal", "gray", "gbr"))
     cs, rng, prim, trc = _colour_tags(info, width, height)
@@ -276,7 +278,7 @@ def plan_encoding(
         rng = 2
     return EncodePlan(
         kind=kind, muxer=_MUXER.get(kind), codec=codec, pix_fmt=pix_fmt, width=enc_w,
-        height=enc_h, options=_codec_options(codec, opts), alpha=alpha,
+        height=enc_h, options=_codec_options(codec, opts, notes), alpha=alpha,
         high_bit_depth=high_bit_depth, colorspace=cs, color_range=rng, color_primaries=prim,
         color_trc=trc, is_yuv=is_yuv, notes=notes,
     )
@@ -303,7 +305,7 @@ def _check_preset(codec: str, preset: str | None) -> None:
                              f"got {preset[:40]}")
 
 
-def _codec_options(codec: str, opts: EncodeOptions) -> dict[str, str]:
+def _codec_options(codec: str, opts: EncodeOptions, notes: list[str]) -> dict[str, str]:
     _check_preset(codec, opts.preset)
     crf = opts.crf if opts.crf is not None else _DEFAULT_CRF.get(codec)
     out: dict[str, str] = {}
@@ -319,7 +321,7 @@ def _codec_options(codec: str, opts: EncodeOptions) -> dict[str, str]:
     elif codec == "prores_ks":
         out = {"profile": "4" if opts.pix_fmt is None else "3"}
     elif opts.crf is not None:
-        log.warning("codec %s ignores crf", codec)
+        notes.append(f"codec {codec} ignores crf")
     return out
 
 
@@ -343,6 +345,8 @@ class VideoWriter:
             raise InputError(f"output {self.dst} would overwrite the input")
         self.plan = plan_encoding(self.dst, self.width, self.height, info, opts or EncodeOptions(),
                                   alpha, high_bit_depth)
+        for note in self.plan.notes:
+            log.info(note)  # the caller shows them (VideoWriter.plan.notes; see EncodePlan)
         self.info = info
         self.frames_written = 0
         self._created_dirs: list[Path] = []
