@@ -270,6 +270,8 @@ class _Run:
                 except OSError:
                     pass
             raise
+        finally:
+            self.work.close()  # a kept folder (for --resume) is let go: this run is over
         self.work.remove()
         if self.progress_cb:
             self.progress_cb(Progress.at(frames_out, frames_out, time.monotonic() - t0))

@@ -91,3 +91,27 @@ def test_a_run_uses_the_work_root_and_prunes_at_start(tmp_path, model_file) -> N
     assert any(len(names) == 1 and len(names[0]) == 16 for names in seen)  # ours, under root
     assert list(root.iterdir()) == []  # removed when done
     assert segments.default_work_root() != root
+
+
+@needs_ffmpeg
+def test_a_stopped_run_lets_go_of_its_folder(tmp_path, model_file) -> None:
+    # found by test_trim: the lock of a cancelled run's kept folder outlived the run, so a
+    # --resume in the same process (the web app, the API) was told another run held it
+    import threading
+
+    from fluidframes.errors import CancelledError
+
+    src = tmp_path / "c.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=24", "-frames:v", "96",
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "8", str(src))
+    cancel = threading.Event()
+    opts = dict(model_file=model_file, multi=2, segment_seconds=0.4, work_root=tmp_path / "w")
+
+    def stop(p):
+        if p.frames_out >= 60:
+            cancel.set()
+
+    with pytest.raises(CancelledError, match="--resume"):
+        interpolate_video(src, tmp_path / "o.mp4", progress=stop, cancel=cancel, **opts)
+    s = interpolate_video(src, tmp_path / "o.mp4", resume=True, **opts)
+    assert s.segments_resumed >= 1 and s.frames_out == 192
