@@ -50,11 +50,21 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME:K=V,...",
+                    help="also measure a ModelConfig of your own, e.g. "
+                    "'4.6-half:model=rife-4.6,scale=0.5' (repeatable)")
     args = ap.parse_args()
 
     presets = list(QUALITY_PRESETS)
-    configs = {p: ModelConfig(quality=p, device="cpu", threads=args.threads).validated()
+    configs = {p: ModelConfig(quality=p, device="cpu",
+                                  threads=args.threads or None).validated()
                for p in presets}
+    for v in args.variant:
+        name, _, spec = v.partition(":")
+        fields = dict(kv.split("=", 1) for kv in spec.split(",") if kv)
+        configs[name] = ModelConfig(device="cpu", threads=args.threads or None,
+                                    **fields).validated()
+    presets = list(configs)
     models = {p: load_interpolator(c) for p, c in configs.items()}
 
     result: dict = {"presets": {}, "clips": {}}
@@ -106,7 +116,8 @@ def main() -> None:
             head = f"{'(blend)':9} {'-':18} {'-':9} {'-':>8} {'-':>6}"
         else:
             d = result["presets"][p]
-            head = (f"{p:9} {d['model']:18} {d['runs_as']:9} {d['ms_720p']:8.0f} "
+            model = d["model"] + ("" if d["scale"] in (None, 1, 1.0) else f" @{d['scale']}")
+            head = (f"{p:9} {model:18} {d['runs_as']:9} {d['ms_720p']:8.0f} "
                     f"{d['ratio_to_balanced']:6.2f}")
         print(head + " " + " ".join(f"{v[0]:6.2f}/{v[1]:.4f}" for v in cells) + f" {mean:8.2f}")
     print(f"({args.triplets} triplets per clip, t=0.5; speed: median of {args.rounds} "
