@@ -1,14 +1,17 @@
 """Ensembles against single models on real footage, and static-overlay protection.
 
-    PYTHONPATH=src .venv/bin/python benchmarks/ensemble_quality.py [--triplets 8] [--rounds 3]
+    PYTHONPATH=src .venv/bin/python benchmarks/ensemble_quality.py [--triplets 6] [--rounds 3]
 
 1. Quality: drop-frame triplets of the three sample clips (frames i, i+2 predict i+1 at t=0.5),
    and "multi-4" windows (frames i, i+4 predict i+1..i+3 at t=.25/.5/.75). Windows never cross a
    cut (bikes) or a pulldown duplicate (bigbuckbunny). The positions are the "test" positions
    (offset by half a step from the "dev" positions the weighting and overlay settings were
    chosen on, see ``windows``). Per clip: mean PSNR (RGB) and SSIM (luma) against the true frames.
-   Extra rows come from the same passes at no extra inference: the ensembles with the other
-   weighting, and with/without static-overlay protection (the no-harm check on clean footage).
+   Every model is loaded with ``fluidframes.load_interpolator`` as the CLI loads it. The
+   ensembles' passes run once per window (one ensemble holding every pass of both, whose
+   candidates each ensemble combines as its own ``run`` does); extra rows come from the same
+   passes at no extra inference: the other weighting, and static-overlay protection switched
+   the other way (the no-harm check on clean footage).
 2. Speed: ms per interpolated 1280x720 frame (bigbuckbunny), the way the video pipeline pays it
    at 2x (one ``prepare`` of the new source frame + one ``run``), and per output frame at
    multi-4; all models interleaved in every round (rotating order), medians, ratio to rife-4.25
@@ -42,9 +45,11 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 from overlay_footage import make_overlay, region_psnr  # noqa: E402
 
 from fluidframes import overlays  # noqa: E402
-from fluidframes.engine import Interpolator  # noqa: E402
-from fluidframes.ensemble import ENSEMBLES, Weighting, build_ensemble  # noqa: E402
+from fluidframes.engine import load_interpolator  # noqa: E402
+from fluidframes.ensemble import Ensemble, Weighting, with_overlay_protection  # noqa: E402
 from fluidframes.metrics import psnr, ssim  # noqa: E402
+from fluidframes.models.registry import ENSEMBLES  # noqa: E402
+from fluidframes.options import ModelConfig  # noqa: E402
 from fluidframes.samples import sample_path  # noqa: E402
 
 CLIPS = ("bikes", "bigbuckbunny", "carphone")
@@ -77,7 +82,10 @@ def score(outs: list[np.ndarray], truths: list[np.ndarray]) -> list[tuple[float,
 
 
 def quality(models: dict, ensembles: dict, triplets: int) -> dict:
-    """{clip: {mode: {row: [psnr, ssim]}}} plus per-frame PSNR lists for the gains."""
+    """{clip: {mode: {row: {psnr, ssim, frames}}}}."""
+    members = {k: m for e in ensembles.values() for k, m in e.members.items()}
+    passes = tuple(dict.fromkeys(p for e in ensembles.values() for p in e.passes))
+    union = Ensemble(members, passes=passes, name="all passes")
     table: dict = {}
     for clip in CLIPS:
         fr = decode(clip)
@@ -89,26 +97,25 @@ def quality(models: dict, ensembles: dict, triplets: int) -> dict:
                 for name, m in models.items():
                     rows.setdefault(name, []).extend(score(m.run(m.prepare(a), m.prepare(b), ts),
                                                            truths))
+                p0, p1 = union.prepare(a), union.prepare(b)
+                cands = dict(zip(passes, zip(*union.candidates(p0, p1, ts))))
+                s0, s1 = union._source(p0), union._source(p1)
                 for name, ens in ensembles.items():
-                    p0, p1 = ens.prepare(a), ens.prepare(b)
-                    frames, res = ens.candidates(p0, p1, ts)
+                    frames = [cands[p][0] for p in ens.passes]
+                    res = [cands[p][1] for p in ens.passes]
                     alt = Weighting("residual" if ens.weighting.kind == "mean" else "mean")
-                    variants = {name: ens.weighting, f"{name} [{alt.kind}]": alt}
-                    for vname, wt in variants.items():
-                        ens_w = ens.weighting
-                        ens.weighting = wt
-                        out = ens.combine(frames, res)
-                        ens.weighting = ens_w
-                        resid = torch.stack(res).mean(0)
-                        s0, s1 = ens._source(p0), ens._source(p1)
+                    resid = torch.stack(res).mean(0)
+                    for wt, label in ((ens.weighting, name), (alt, f"{name} [{alt.kind}]")):
+                        out = Ensemble(ens.members, passes=ens.passes, weighting=wt).combine(
+                            frames, res)
                         prot = overlays.protect(out, s0, s1, ts, resid)
-                        plain_o, prot_o = ens._to_numpy(out, p0), ens._to_numpy(prot, p0)
+                        plain_o, prot_o = union._to_numpy(out, p0), union._to_numpy(prot, p0)
                         first, other = ((prot_o, plain_o) if ens.protect_static
                                         else (plain_o, prot_o))
-                        rows.setdefault(vname, []).extend(score(first, truths))
-                        tag = " -protect" if ens.protect_static else " +protect"
-                        if vname == name:
-                            rows.setdefault(vname + tag, []).extend(score(other, truths))
+                        rows.setdefault(label, []).extend(score(first, truths))
+                        if label == name:
+                            tag = " -protect" if ens.protect_static else " +protect"
+                            rows.setdefault(name + tag, []).extend(score(other, truths))
                 print(f"  {clip} {mode} window {i} done", flush=True)
             table.setdefault(clip, {})[mode] = {
                 r: {"psnr": float(np.mean([x[0] for x in v])),
@@ -149,10 +156,8 @@ def speed(objs: dict, rounds: int) -> dict:
     return out
 
 
-def overlay_results(it425: Interpolator, ensembles: dict, per_clip: int) -> dict:
+def overlay_results(it425, ensembles: dict, per_clip: int) -> dict:
     """Region PSNR with and without protection on overlaid footage, and a static scene."""
-    from fluidframes.ensemble import with_overlay_protection
-
     objs = {"rife-4.25": with_overlay_protection(it425), **ensembles}
     res: dict = {}
     rng = np.random.default_rng(7)
@@ -196,19 +201,21 @@ def overlay_results(it425: Interpolator, ensembles: dict, per_clip: int) -> dict
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--triplets", type=int, default=8)
+    ap.add_argument("--triplets", type=int, default=6)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--overlay-windows", type=int, default=3)
-    # fp32: on this project's current CPU (AVX-512 without avx512_bf16) oneDNN emulates bf16 and
-    # the default bf16 convolutions run 2.7x (rife-4.25) and 4.1x (rife-4.6) slower than fp32
-    ap.add_argument("--precision", default="fp32")
+    ap.add_argument("--precision", default="auto")
+    ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--skip", nargs="*", default=[], choices=["quality", "speed", "overlays"])
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     torch.manual_seed(0)
-    it425 = Interpolator("rife-4.25", device="cpu", precision=args.precision)
-    it46 = Interpolator("rife-4.6", device="cpu", precision=args.precision)
-    ens = {n: build_ensemble(n, members=[it425, it46]) for n in ENSEMBLES}
+    def load(name: str):
+        return load_interpolator(ModelConfig(model=name, device="cpu", precision=args.precision,
+                                             threads=args.threads))
+
+    it425, it46 = load("rife-4.25"), load("rife-4.6")
+    ens = {n: load(n) for n in ENSEMBLES}
     result: dict = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpu": platform.processor() or platform.machine(), "threads":
@@ -216,7 +223,7 @@ def main() -> None:
                     "loadavg_start": os.getloadavg()},
         "precision": it425.info.precision,
         "ensembles": {n: {"members": list(s.members), "passes": [str(p) for p in s.passes],
-                          "weighting": str(s.weighting), "protect_static": s.protect_static}
+                          "weighting": s.weighting, "protect_static": s.protect_static}
                       for n, s in ENSEMBLES.items()},
     }
     if "quality" not in args.skip:

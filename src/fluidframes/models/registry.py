@@ -145,10 +145,10 @@ ENSEMBLES: dict[str, EnsembleSpec] = {
             cost=2.4, gain_db=0.3),
         EnsembleSpec(
             "rife-ensemble-max",
-            (Pass("rife-4.25"), Pass("rife-4.25", "v"), Pass("rife-4.25", "v", True),
-             Pass("rife-4.6"), Pass("rife-4.6", reverse=True)),
-            "best: rife-4.25 as is and upside down both ways in time, rife-4.6 both ways, "
-            "averaged", cost=5.7, gain_db=0.45),
+            (Pass("rife-4.25"), Pass("rife-4.25", "v"), Pass("rife-4.6"),
+             Pass("rife-4.6", reverse=True), Pass("rife-4.6", "h")),
+            "best: rife-4.25 as is and upside down, rife-4.6 as is, time-reversed and mirrored, "
+            "averaged", cost=5.0, gain_db=0.45),
     )
 }
 
