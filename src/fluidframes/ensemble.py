@@ -253,8 +253,7 @@ class Ensemble:
         frames, residuals = self.candidates(p0, p1, ts)
         out = self.combine(frames, residuals)
         if self.protect_static:
-            res = residuals[0] if len(residuals) == 1 else torch.stack(residuals).mean(0)
-            out = overlays.protect(out, self._source(p0), self._source(p1), ts, res)
+            out = overlays.protect(out, self._source(p0), self._source(p1), ts)
         return out
 
     @staticmethod

@@ -18,6 +18,7 @@ class Overlay:
     rgb: np.ndarray  # H x W x 3 float
     alpha: np.ndarray  # H x W x 1 float in [0, 1]
     regions: dict[str, np.ndarray]  # name -> H x W bool (the overlay's box, a few px around it)
+    opaque: dict[str, np.ndarray]  # name -> H x W bool: the overlay's own (opaque) pixels
 
     def burn(self, frame: np.ndarray) -> np.ndarray:
         out = frame.astype(np.float64) * (1 - self.alpha) + self.rgb * self.alpha
@@ -26,8 +27,8 @@ class Overlay:
 
 def make_overlay(height: int, width: int, text: str = "Where are you going, little rabbit?",
                  logo: str = "FF", margin: int = 4) -> Overlay:
-    """A white subtitle with a black outline at the bottom centre and a half-transparent
-    orange logo with white letters in the top-right corner."""
+    """A white subtitle with a black outline at the bottom centre and an orange logo badge with
+    white letters in the top-right corner (opaque, as a burned-in station logo is)."""
     layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
     size = max(10, height // 16)
@@ -43,7 +44,7 @@ def make_overlay(height: int, width: int, text: str = "Where are you going, litt
     lx, ly = width - lw - width // 40, height // 30
     logo_layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     ld = ImageDraw.Draw(logo_layer)
-    ld.rounded_rectangle((lx, ly, lx + lw, ly + lh), radius=lh // 5, fill=(240, 120, 20, 150))
+    ld.rounded_rectangle((lx, ly, lx + lw, ly + lh), radius=lh // 5, fill=(240, 120, 20, 255))
     lfont = ImageFont.load_default(size=max(8, lh * 2 // 3))
     bx0, by0, bx1, by1 = ld.textbbox((0, 0), logo, font=lfont)
     ld.text((lx + (lw - (bx1 - bx0)) // 2 - bx0, ly + (lh - (by1 - by0)) // 2 - by0), logo,
@@ -55,7 +56,9 @@ def make_overlay(height: int, width: int, text: str = "Where are you going, litt
         m = np.zeros((height, width), bool)
         m[max(0, b - margin): d + margin, max(0, a - margin): c + margin] = True
         regions[name] = m
-    return Overlay(arr[..., :3], arr[..., 3:] / 255.0, regions)
+    alpha = arr[..., 3:] / 255.0
+    opaque = {k: m & (alpha[..., 0] >= 0.99) for k, m in regions.items()}
+    return Overlay(arr[..., :3], alpha, regions, opaque)
 
 
 def region_psnr(out: np.ndarray, truth: np.ndarray, region: np.ndarray) -> float:
