@@ -121,8 +121,11 @@ def _pick_dtype(precision: str, device: torch.device) -> torch.dtype:
 
 
 def _cpu_has_bf16() -> bool:
+    """bf16 computed natively (avx512_bf16 or AMX). oneDNN also calls bf16 "supported" on plain
+    AVX-512, where it is emulated: ~3x slower than fp32 there (benchmarks/README.md)."""
     try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+        return bool(native and torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
 

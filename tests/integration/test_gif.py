@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from synth import ffmpeg, ffprobe, video_stream
+from _media import ffmpeg, ffprobe, video_stream
 
 from fluidframes.cli import main
 from fluidframes.metrics import psnr
@@ -63,7 +63,7 @@ def test_gif_run_counts_timing_loop_and_warnings(tmp_path, bunny, model_file, ca
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     s = json.loads(cap.out)
-    p = ffprobe(out)
+    p = ffprobe(out, count_frames=True)
     v = video_stream(p)
     assert int(v["nb_read_frames"]) == 50 == s["frames_out"]
     assert Fraction(v["r_frame_rate"]) == 50 and abs(float(p["format"]["duration"]) - 1.0) < 1e-3
@@ -79,7 +79,7 @@ def test_gif_run_counts_timing_loop_and_warnings(tmp_path, bunny, model_file, ca
     cap = capsys.readouterr()
     assert rc == 0 and cap.err.count("ignores crf") == 1, cap.err
     assert "GIF 80x45, 1 palette(s) (per scene)" in cap.out
-    v = video_stream(ffprobe(tmp_path / "b2.gif"))
+    v = video_stream(ffprobe(tmp_path / "b2.gif", count_frames=True))
     assert (v["width"], v["height"], int(v["nb_read_frames"])) == (80, 45, 10)
 
 

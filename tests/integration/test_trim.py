@@ -16,7 +16,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 from PIL import Image
-from synth import (
+from _media import (
     audio_stream,
     beep_onset,
     brightest_frame,
@@ -46,7 +46,7 @@ def clip(tmp_path_factory):
 
 
 def _av(out):
-    p = ffprobe(out)
+    p = ffprobe(out, count_frames=True)
     return p, video_stream(p), audio_stream(p)
 
 

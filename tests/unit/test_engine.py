@@ -111,3 +111,26 @@ def test_model_file_detected_and_loaded(tmp_path, random_models, rng):
 def test_bad_device_and_precision():
     with pytest.raises(InputError, match="device"):
         Interpolator(model_file="x.pkl", device="tpu")
+
+
+@pytest.mark.parametrize("avx512_bf16,amx,mkldnn,want", [
+    (False, False, True, "fp32"),   # oneDNN emulates bf16 on plain AVX-512: ~3x slower than fp32
+    (True, False, True, "bf16"),
+    (False, True, True, "bf16"),
+    (False, False, False, "fp32"),
+])
+def test_auto_precision_needs_native_bf16(monkeypatch, avx512_bf16, amx, mkldnn, want):
+    """``auto`` picks bf16 only on CPUs that compute it natively (avx512_bf16 or AMX); oneDNN
+    reports bf16 "supported" on any AVX-512 CPU, where it is emulated and much slower (an Ice
+    Lake Xeon: rife-4.25 720p 1024 ms bf16 vs 345 ms fp32, benchmarks/bench_presets.py)."""
+    import torch
+
+    from fluidframes import engine
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: mkldnn,
+                        raising=False)
+    dtype = engine._pick_dtype("auto", torch.device("cpu"))
+    assert engine._PRECISION_NAMES[dtype] == want
+    assert engine._pick_dtype("half", torch.device("cpu")) == dtype
