@@ -86,7 +86,7 @@ MODELS: dict[str, ModelSpec] = {
                     "a222360fa1b3e794d2d5236a3b8513f4c9c09960b0742733546888930f383e56",
                 ),
             ),
-            cost=1.3,
+            cost=1.1,
         ),
     )
 }
@@ -142,13 +142,13 @@ ENSEMBLES: dict[str, EnsembleSpec] = {
             "rife-ensemble",
             (Pass("rife-4.25"), Pass("rife-4.6")),
             "balanced: rife-4.25 and rife-4.6, averaged",
-            cost=2.4, gain_db=0.3),
+            cost=2.3, gain_db=0.28),
         EnsembleSpec(
             "rife-ensemble-max",
             (Pass("rife-4.25"), Pass("rife-4.25", "v"), Pass("rife-4.6"),
              Pass("rife-4.6", reverse=True), Pass("rife-4.6", "h")),
             "best: rife-4.25 as is and upside down, rife-4.6 as is, time-reversed and mirrored, "
-            "averaged", cost=5.0, gain_db=0.45),
+            "averaged", cost=5.7, gain_db=0.6),
     )
 }
 
