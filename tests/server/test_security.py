@@ -90,9 +90,9 @@ def test_serve_flags_set_the_limits(tmp_path):
 
 def test_running_job_stopped_at_the_frame_limit(make_client, long_clip, monkeypatch):
     """A header that under-states the length cannot run past the limit: the runner counts."""
-    from fluidframes.server import app as app_module
+    from fluidframes.server import admission
 
-    monkeypatch.setattr(app_module, "check_work", lambda *a, **k: None)
+    monkeypatch.setattr(admission, "check_work", lambda *a, **k: None)
     c = make_client(max_output_frames=30)
     job = submit(c, long_clip, multi=2)
     done = wait_for(c, job["id"], "failed", timeout=120)

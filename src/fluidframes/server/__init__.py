@@ -9,5 +9,8 @@ layout, name sanitising), ``uploads`` (streaming multipart with a size limit), `
 ``clip`` (the preview window cut from an upload), ``runner`` (worker threads, model reuse, live
 progress, cancel), ``preview`` (browser-playable renditions), ``public`` (names instead of server
 paths, strict JSON, readable media errors), ``security`` (token / host / origin checks, log
-masking), ``app`` (routes), ``cli`` (the ``serve`` subcommand).
+masking), ``admission`` (whether an upload or "render whole" becomes a job), ``views`` (the job
+JSON clients see), ``state`` (what the routes share, and the dependency they get it through),
+``routes`` (the API, one router per concern), ``app`` (the shell: state, lifespan, middleware,
+routers, the page), ``cli`` (the ``serve`` subcommand).
 """
