@@ -28,12 +28,14 @@ one timestep at a time.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -47,6 +49,9 @@ from .models import registry
 from .models.ifnet import warp
 from .models.loader import LoadedModel, load_model
 from .options import BACKENDS, DEVICES, PRECISIONS, ModelConfig
+
+if TYPE_CHECKING:
+    from .ensemble import Ensemble
 
 log = logging.getLogger(__name__)
 
@@ -318,23 +323,30 @@ class Interpolator:
         return out
 
     def _run_batch(self, p0: Prepared, p1: Prepared, ts: list[float]) -> list[np.ndarray]:
+        flow, mask, w0, w1 = self.raw(p0, p1, ts, striped=p0.alpha is None)
+        if isinstance(w0, Striped):
+            return self._blend_striped(mask, w0, w1, p0)
+        return self._blend(flow, mask, w0, w1, p0, p1, len(ts))
+
+    @torch.inference_mode()
+    def raw(self, p0: Prepared, p1: Prepared, ts: Sequence[float], striped: bool = False
+            ) -> tuple[Tensor, Tensor, Tensor | Striped, Tensor | Striped]:
+        """What the network says before the blend, for each time in ``ts`` (one batch): flow
+        (N x 4, pixels, t->0 then t->1), mask logit (N x 1) and both warped frames (N x 3), all
+        at the padded size. The fast path gives fp32 (the warps as :class:`Striped` when asked
+        for), the eager path the model dtype. Used by :meth:`run` and by the ensembles."""
         n = len(ts)
         if self._fast is not None and p0.cache is not None and p1.cache is not None:
-            tvec = torch.tensor(ts, device=self.device, dtype=torch.float32)
-            striped = p0.alpha is None
-            flow, mask, w0, w1 = self._fast.run(p0.cache, p1.cache, tvec, self.scales, striped)
-            if striped:
-                return self._blend_striped(mask, w0, w1, p0)
-            return self._blend(flow, mask, w0, w1, p0, p1, n)
+            tvec = torch.tensor(list(ts), device=self.device, dtype=torch.float32)
+            return self._fast.run(p0.cache, p1.cache, tvec, self.scales, striped)
         _, _, h, w = p0.rgb.shape
         img0 = p0.rgb.expand(n, -1, -1, -1)
         img1 = p1.rgb.expand(n, -1, -1, -1)
-        tvec = torch.tensor(ts, device=self.device, dtype=self.dtype).view(n, 1, 1, 1)
+        tvec = torch.tensor(list(ts), device=self.device, dtype=self.dtype).view(n, 1, 1, 1)
         timestep = tvec.expand(n, 1, h, w)
         f0 = p0.feat.expand(n, -1, -1, -1) if p0.feat is not None else None
         f1 = p1.feat.expand(n, -1, -1, -1) if p1.feat is not None else None
-        flow, mask, w0, w1 = self.net(img0, img1, timestep, self.scales, f0, f1)
-        return self._blend(flow, mask, w0, w1, p0, p1, n)
+        return self.net(img0, img1, timestep, self.scales, f0, f1)
 
     def _blend(self, flow: Tensor, mask: Tensor, w0: Tensor, w1: Tensor, p0: Prepared,
                p1: Prepared, n: int) -> list[np.ndarray]:
@@ -400,6 +412,26 @@ class Interpolator:
         self.__dict__.pop("_prep_cache", None)
 
 
-def load_interpolator(config: ModelConfig) -> Interpolator:
-    """The one way every shell gets a ready model: a config -> a loaded :class:`Interpolator`."""
-    return Interpolator.from_config(config)
+def load_interpolator(config: ModelConfig) -> Interpolator | Ensemble:
+    """The one way every shell gets a ready model: a config -> a loaded :class:`Interpolator`,
+    or for an ensemble's name (``rife-ensemble``, ``rife-ensemble-max``) or ``protect_static``
+    an :class:`~fluidframes.ensemble.Ensemble` with the same interface."""
+    config = config.validated()
+    if config.model_file is None and config.name in registry.ENSEMBLES:
+        from .ensemble import Ensemble
+
+        spec = registry.ENSEMBLES[config.name]
+        members = {}
+        for p in spec.passes:  # each zoo model (at each scale) loaded once
+            key = (p.model, p.scale)
+            if key not in members:
+                scale = max(0.25, config.scale * p.scale)  # the smallest flow scale there is
+                members[key] = Interpolator.from_config(dataclasses.replace(
+                    config, model=p.model, scale=scale, quality=None, protect_static=False))
+        return Ensemble(members, spec, protect_static=config.protect_static or None)
+    interp = Interpolator.from_config(config)
+    if config.protect_static:
+        from .ensemble import with_overlay_protection
+
+        return with_overlay_protection(interp)
+    return interp

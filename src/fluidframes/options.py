@@ -56,7 +56,7 @@ SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
 QUALITY_PRESETS: dict[str, dict[str, Any]] = {
     "fast": {"model": "rife-4.6"},
     "balanced": {"model": "rife-4.25"},
-    "best": {"model": "rife-4.25", "precision": "fp32"},
+    "best": {"model": "rife-ensemble-max", "precision": "fp32"},
 }
 PRECISIONS = ("auto", "half", "fp32", "fp16", "bf16")
 BACKENDS = ("auto", "torch", "eager")
@@ -308,9 +308,15 @@ class ModelConfig(_Options):
     threads: int | None = option(
         None, "int", "CPU threads for inference (default: one per physical core)",
         min=1, max=MAX_THREADS, group="model", metavar="N")
+    protect_static: bool = option(
+        False, "bool", "static-overlay protection: burned-in subtitles, logos and letterbox "
+        "bars that stand still while the picture moves are taken from the source frames "
+        "instead of being dragged by the flow", group="model", web=True, advanced=True,
+        label="Protect static overlays")
     quality: str | None = option(
         None, "choice", "preset: fast (rife-4.6), balanced (rife-4.25, the default) or best "
-        "(the most accurate model, fp32); options you give yourself win",
+        "(rife-ensemble-max, fp32: the most accurate, ~6x slower); options you give yourself "
+        "win",
         choices=tuple(QUALITY_PRESETS), group="model", web=True)
 
     def validated(self) -> ModelConfig:
@@ -334,9 +340,9 @@ class ModelConfig(_Options):
 
     def _check(self) -> None:
         if self.model_file is None and self.model is not None:
-            from .models.registry import get_spec
+            from .models.registry import check_name
 
-            get_spec(self.model)  # a ModelError (exit 2) naming the known models
+            check_name(self.model)  # a ModelError (exit 2) naming the known models
 
     def resolved(self) -> ModelConfig:
         """With the default model filled in and a model file as an absolute path (for workers

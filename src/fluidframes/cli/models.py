@@ -15,7 +15,9 @@ def cmd_models(args: argparse.Namespace) -> int:
         if not args.name:
             raise InputError("name the model to fetch, e.g. `fluidframes models fetch rife-4.25`")
         for name in args.name:
-            print(weights.fetch(registry.get_spec(name)))
+            registry.check_name(name)
+            for spec in registry.weight_specs(name):
+                print(weights.fetch(spec))
         return 0
     rows = []
     for spec in registry.list_models():
@@ -26,7 +28,21 @@ def cmd_models(args: argparse.Namespace) -> int:
             "params": f"{params / 1e6:.2f}M",
             "licence": spec.license,
             "source": f"{spec.source.requirement}:{spec.source.member}",
+            "cost": f"{spec.cost:g}x" if spec.cost else "",
             "cached": "yes" if weights.is_cached(spec) else "no",
+        })
+    for ens in registry.ENSEMBLES.values():  # measured: benchmarks/ensemble_quality.py
+        members = [registry.get_spec(m) for m in ens.members]
+        params = sum(sum(t.numel() for t in m.family.build().state_dict().values())
+                     for m in members)
+        rows.append({
+            "name": ens.name,
+            "family": f"ensemble ({len(ens.passes)} passes)",
+            "params": f"{params / 1e6:.2f}M",
+            "licence": "/".join(dict.fromkeys(m.license for m in members)),
+            "source": "members: " + ", ".join(ens.members),
+            "cost": f"{ens.cost:g}x, {ens.gain_db:+.2f} dB",
+            "cached": "yes" if all(weights.is_cached(m) for m in members) else "no",
         })
     if args.json:
         print(json.dumps(rows, indent=2))

@@ -146,9 +146,9 @@ def _apply_article_flags(args: argparse.Namespace) -> list[str]:
                                  f"--{name} {given}")
             setattr(args, name, value)
     if args.model and not args.model_file and Path(args.model).exists():
-        from ..models.registry import MODELS
+        from ..models.registry import ENSEMBLES, MODELS
 
-        if args.model not in MODELS:  # --model=train_log/ (a Practical-RIFE model folder)
+        if args.model not in MODELS and args.model not in ENSEMBLES:  # --model=train_log/ (a Practical-RIFE model folder)
             args.model_file, args.model = args.model, None
     inputs = list(args.input) + list(args.video or []) + list(args.img or [])
     if not inputs:

@@ -485,7 +485,8 @@ class RayExecutor:
         if not model.model_file:  # fetch once on the driver: workers then hit the cache
             from ..models import registry, weights
 
-            weights.ensure(registry.get_spec(model.name))
+            for spec in registry.weight_specs(model.name):
+                weights.ensure(spec)
         self.model_label = model.name
         key = (address, workers, cpus_per_worker, model)
         with _pools_lock:

@@ -50,6 +50,7 @@ class ModelSpec:
     license: str
     description: str
     alternatives: tuple[WheelMember, ...] = field(default=())
+    cost: float | None = None  # time per 720p frame over rife-4.25's (benchmarks/README.md)
 
     @property
     def family(self) -> Family:
@@ -68,6 +69,7 @@ MODELS: dict[str, ModelSpec] = {
             ),
             "MIT",
             "Practical-RIFE v4.25 (default): best quality of the family on general footage",
+            cost=1.0,
         ),
         ModelSpec(
             "rife-4.6",
@@ -84,20 +86,98 @@ MODELS: dict[str, ModelSpec] = {
                     "a222360fa1b3e794d2d5236a3b8513f4c9c09960b0742733546888930f383e56",
                 ),
             ),
+            cost=1.1,
         ),
     )
 }
 DEFAULT_MODEL = "rife-4.25"
 
 
+
+
+# ---- ensembles: several passes of zoo models per output frame (run by ..ensemble) -------------
+
+@dataclass(frozen=True)
+class Pass:
+    """One run of a zoo model inside an ensemble: on the pair as it is, mirrored (``flip`` "h",
+    left-right) or upside down ("v"), time-reversed (``f(b, a, 1 - t)``), at ``scale`` times the
+    configured flow scale."""
+
+    model: str
+    flip: str = ""
+    reverse: bool = False
+    scale: float = 1.0
+
+    def __str__(self) -> str:
+        return (self.model + (f"/{self.flip}flip" if self.flip else "")
+                + ("/reversed" if self.reverse else "")
+                + (f"/scale{self.scale:g}" if self.scale != 1.0 else ""))
+
+
+@dataclass(frozen=True)
+class EnsembleSpec:
+    """A named ensemble: its passes, how their frames are combined (``weighting``: ``mean`` or
+    ``residual``, see ..ensemble.combine), whether static-overlay protection is on by default,
+    and what it measured against rife-4.25 on the real-footage benchmark
+    (benchmarks/ensemble_quality.py): ``cost`` (time per 720p frame, ratio) and ``gain_db``."""
+
+    name: str
+    passes: tuple[Pass, ...]
+    description: str
+    cost: float
+    gain_db: float
+    weighting: str = "mean"
+    protect_static: bool = False
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        """The zoo models it runs, in first-use order."""
+        return tuple(dict.fromkeys(p.model for p in self.passes))
+
+
+ENSEMBLES: dict[str, EnsembleSpec] = {
+    e.name: e
+    for e in (
+        EnsembleSpec(
+            "rife-ensemble",
+            (Pass("rife-4.25"), Pass("rife-4.6")),
+            "balanced: rife-4.25 and rife-4.6, averaged",
+            cost=2.3, gain_db=0.28),
+        EnsembleSpec(
+            "rife-ensemble-max",
+            (Pass("rife-4.25"), Pass("rife-4.25", "v"), Pass("rife-4.6"),
+             Pass("rife-4.6", reverse=True), Pass("rife-4.6", "h")),
+            "best: rife-4.25 as is and upside down, rife-4.6 as is, time-reversed and mirrored, "
+            "averaged", cost=5.7, gain_db=0.6),
+    )
+}
+
+
 def list_models() -> list[ModelSpec]:
     return list(MODELS.values())
 
 
+def model_names() -> list[str]:
+    """Every name ``--model`` takes: the zoo's models, then the ensembles."""
+    return [*MODELS, *ENSEMBLES]
+
+
+def check_name(name: str) -> None:
+    """A :class:`ModelError` (exit 2) naming the known models when ``name`` is none of them."""
+    if name not in MODELS and name not in ENSEMBLES:
+        raise ModelError(f"unknown model {name!r}; choose one of: {', '.join(model_names())}")
+
+
+def weight_specs(name: str) -> list[ModelSpec]:
+    """The zoo models whose weights ``name`` needs (an ensemble's members, or the model)."""
+    if name in ENSEMBLES:
+        return [get_spec(m) for m in ENSEMBLES[name].members]
+    return [get_spec(name)]
+
+
 def get_spec(name: str) -> ModelSpec:
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise ModelError(
-            f"unknown model {name!r}; choose one of: {', '.join(MODELS)}"
-        ) from None
+    if name in ENSEMBLES:
+        raise ModelError(f"{name} is an ensemble of {', '.join(ENSEMBLES[name].members)}, not "
+                         "one network: load it with fluidframes.load_interpolator")
+    check_name(name)
+    return MODELS[name]

@@ -33,7 +33,7 @@ def server_config(state: Shared) -> dict[str, Any]:
     if custom_model:
         models, default = [custom_model], custom_model
     else:
-        models = [m.name for m in registry.list_models()]
+        models = registry.model_names()
         default = config.model.model or registry.DEFAULT_MODEL
     return {"models": models, "default_model": default, "formats": list(FORMATS),
             "max_upload": config.max_upload, "max_upload_text": human_size(config.max_upload),

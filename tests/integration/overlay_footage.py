@@ -1,0 +1,67 @@
+"""Real footage with static overlays burned in at test time: a subtitle and a corner logo.
+
+The overlay layer (RGBA, drawn with Pillow) is the same in every frame, as a burned-in subtitle
+or a broadcaster's logo is; the truth for an interpolated frame is the same layer composited on
+the real in-between frame. Also used by benchmarks/ensemble_quality.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+
+@dataclass
+class Overlay:
+    rgb: np.ndarray  # H x W x 3 float
+    alpha: np.ndarray  # H x W x 1 float in [0, 1]
+    regions: dict[str, np.ndarray]  # name -> H x W bool (the overlay's box, a few px around it)
+    opaque: dict[str, np.ndarray]  # name -> H x W bool: the overlay's own (opaque) pixels
+
+    def burn(self, frame: np.ndarray) -> np.ndarray:
+        out = frame.astype(np.float64) * (1 - self.alpha) + self.rgb * self.alpha
+        return np.rint(out).clip(0, 255).astype(np.uint8)
+
+
+def make_overlay(height: int, width: int, text: str = "Where are you going, little rabbit?",
+                 logo: str = "FF", margin: int = 4) -> Overlay:
+    """A white subtitle with a black outline at the bottom centre and an orange logo badge with
+    white letters in the top-right corner (opaque, as a burned-in station logo is)."""
+    layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    size = max(10, height // 16)
+    font = ImageFont.load_default(size=size)
+    stroke = max(1, size // 14)
+    x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font, stroke_width=stroke)
+    tx = (width - (x1 - x0)) // 2 - x0
+    ty = height - height // 12 - (y1 - y0) - y0
+    draw.text((tx, ty), text, font=font, fill=(255, 255, 255, 255), stroke_width=stroke,
+              stroke_fill=(0, 0, 0, 255))
+    sub_box = draw.textbbox((tx, ty), text, font=font, stroke_width=stroke)
+    lw, lh = max(16, width // 9), max(12, height // 9)
+    lx, ly = width - lw - width // 40, height // 30
+    logo_layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    ld = ImageDraw.Draw(logo_layer)
+    ld.rounded_rectangle((lx, ly, lx + lw, ly + lh), radius=lh // 5, fill=(240, 120, 20, 255))
+    lfont = ImageFont.load_default(size=max(8, lh * 2 // 3))
+    bx0, by0, bx1, by1 = ld.textbbox((0, 0), logo, font=lfont)
+    ld.text((lx + (lw - (bx1 - bx0)) // 2 - bx0, ly + (lh - (by1 - by0)) // 2 - by0), logo,
+            font=lfont, fill=(255, 255, 255, 230))
+    layer = Image.alpha_composite(layer, logo_layer)
+    arr = np.asarray(layer).astype(np.float64)
+    regions = {}
+    for name, (a, b, c, d) in (("subtitle", sub_box), ("logo", (lx, ly, lx + lw, ly + lh))):
+        m = np.zeros((height, width), bool)
+        m[max(0, b - margin): d + margin, max(0, a - margin): c + margin] = True
+        regions[name] = m
+    alpha = arr[..., 3:] / 255.0
+    opaque = {k: m & (alpha[..., 0] >= 0.99) for k, m in regions.items()}
+    return Overlay(arr[..., :3], alpha, regions, opaque)
+
+
+def region_psnr(out: np.ndarray, truth: np.ndarray, region: np.ndarray) -> float:
+    diff = out[region].astype(np.float64) - truth[region].astype(np.float64)
+    mse = float(np.mean(diff**2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
