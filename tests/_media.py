@@ -43,6 +43,16 @@ def ffprobe(path: Path, *, count_frames: bool = False) -> dict:
     return json.loads(out)
 
 
+def stream_duration(s: dict) -> float:
+    """A stream's duration as ffprobe reports it: the ``duration`` field (mp4, mov) or, in
+    Matroska/WebM, the muxer's ``DURATION`` tag (HH:MM:SS.fffffffff)."""
+    if "duration" in s:
+        return float(s["duration"])
+    tag = next(v for k, v in s.get("tags", {}).items() if k.upper() == "DURATION")
+    h, m, sec = tag.split(":")
+    return int(h) * 3600 + int(m) * 60 + float(sec)
+
+
 def streams(path: Path, kind: str) -> list[dict]:
     """ffprobe's streams of one kind: ``video``, ``audio``, ``subtitle``."""
     return [s for s in ffprobe(path)["streams"] if s["codec_type"] == kind]
