@@ -45,6 +45,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                     reason="gpu test: torch.cuda.is_available() is False on this machine"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _test_cache(tmp_path_factory: pytest.TempPathFactory):
+    """The runs the tests make keep their work folders in a cache of this session's, never in
+    the user's; models and samples are the user's (linked), so nothing is fetched twice."""
+    from fluidframes._wheels import cache_root
+
+    real, mine = cache_root(), tmp_path_factory.mktemp("cache")
+    for part in ("models", "samples"):
+        (real / part).mkdir(parents=True, exist_ok=True)
+        (mine / part).symlink_to(real / part, target_is_directory=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FLUIDFRAMES_CACHE", str(mine))
+        yield mine
+
+
 @pytest.fixture(scope="session")
 def random_models() -> dict[str, tuple[IFNet, registry.Family]]:
     """Each supported family with deterministic random weights (no download)."""
