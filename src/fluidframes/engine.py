@@ -33,7 +33,6 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,6 +44,7 @@ from torch import Tensor
 from . import _allocator
 from .backends.torch_fast import FastIFNet, FrameCache, Striped
 from .errors import InputError
+from .frames import FrameInterpolator, check_t
 from .models import registry
 from .models.ifnet import warp
 from .models.loader import LoadedModel, load_model
@@ -146,17 +146,7 @@ def _pick_backend(backend: str, scales: Sequence[float]) -> str:
     return backend
 
 
-def _check_t(t: float | Fraction) -> float:
-    try:
-        tf = float(t)
-    except (TypeError, ValueError):
-        raise InputError(f"t must be a number strictly between 0 and 1, got {t!r}") from None
-    if not 0.0 < tf < 1.0:
-        raise InputError(f"t must be strictly between 0 and 1, got {tf:g}")
-    return tf
-
-
-class Interpolator:
+class Interpolator(FrameInterpolator):
     """RIFE frame interpolation on numpy frames.
 
     >>> it = Interpolator(model="rife-4.25")          # fetches weights on first use
@@ -315,7 +305,7 @@ class Interpolator:
             raise InputError(
                 f"frames differ in size or channels: {p0.width}x{p0.height} vs {p1.width}x{p1.height}"
             )
-        ts = [_check_t(t) for t in ts]
+        ts = [check_t(t) for t in ts]
         step = batch or len(ts)
         out: list[np.ndarray] = []
         for i in range(0, len(ts), step):
@@ -367,49 +357,6 @@ class Interpolator:
         _, _, hp, wp = mask.shape
         m = torch.sigmoid(mask.float()).reshape(n, 1, k, hp // k, wp).transpose(1, 2)
         return self._to_numpy(torch.lerp(w1.split(), w0.split(), m), p)  # n x k x 3 x H/k x W
-
-    def interpolate(self, img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> np.ndarray:
-        """The frame at time ``t`` (strictly between 0 and 1) between ``img0`` and ``img1``."""
-        return self.interpolate_many(img0, img1, [t])[0]
-
-    def interpolate_many(
-        self, img0: np.ndarray, img1: np.ndarray, ts: Sequence[float]
-    ) -> list[np.ndarray]:
-        """Frames at each time of ``ts`` between ``img0`` and ``img1``, in order."""
-        self._check_frame(img0, "img0")
-        self._check_frame(img1, "img1")
-        if img0.shape != img1.shape or img0.dtype != img1.dtype:
-            raise InputError(
-                f"img0 and img1 differ: {img0.shape} {img0.dtype} vs {img1.shape} {img1.dtype}"
-            )
-        ts = [_check_t(t) for t in ts]
-        if not ts:
-            return []
-        return self.run(self._prepare_cached(img0), self._prepare_cached(img1), ts)
-
-    # The last two frames given to interpolate()/interpolate_many() and what prepare() made of
-    # them. Callers walking a video pair by pair (interpolate(a, b), interpolate(b, c), ...) or
-    # asking several times of one pair hand in each frame twice; recognising it by content (one
-    # ~1 ms compare per 720p frame, never by id(), since arrays are mutable) saves the second
-    # prepare: rife-4.25's encoder and the per-frame downscales (measured: `interpolate` per new
-    # frame then costs what prepare + run costs, see benchmarks/README.md).
-    keep_prepared = 2  # frames remembered; 0 turns the cache off (the plain baseline)
-
-    def _prepare_cached(self, img: np.ndarray) -> Prepared:
-        if self.keep_prepared <= 0:
-            return self.prepare(img)
-        cache = self.__dict__.setdefault("_prep_cache", [])
-        for frame, prep in list(cache):
-            if frame.shape == img.shape and frame.dtype == img.dtype and np.array_equal(frame, img):
-                return prep
-        prep = self.prepare(img)
-        cache.append((np.array(img, copy=True), prep))
-        del cache[: len(cache) - self.keep_prepared]
-        return prep
-
-    def clear_cache(self) -> None:
-        """Forget the frames remembered by :meth:`interpolate` (frees their tensors)."""
-        self.__dict__.pop("_prep_cache", None)
 
 
 def load_interpolator(config: ModelConfig) -> Interpolator | Ensemble:

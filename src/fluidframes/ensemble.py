@@ -37,7 +37,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -46,6 +45,7 @@ from torch import Tensor
 
 from . import overlays
 from .errors import InputError
+from .frames import FrameInterpolator, check_t
 from .models.ifnet import warp
 from .models.registry import EnsembleSpec, Pass
 
@@ -66,18 +66,6 @@ class Weighting:
     def __post_init__(self) -> None:
         if self.kind not in WEIGHTINGS:
             raise InputError(f"unknown weighting {self.kind!r}; choose mean or residual")
-
-
-def _check_t(t: float | Fraction) -> float:
-    """As the engine checks a time (this module does not import the engine: the engine
-    builds ensembles)."""
-    try:
-        tf = float(t)
-    except (TypeError, ValueError):
-        raise InputError(f"t must be a number strictly between 0 and 1, got {t!r}") from None
-    if not 0.0 < tf < 1.0:
-        raise InputError(f"t must be strictly between 0 and 1, got {tf:g}")
-    return tf
 
 
 @dataclass
@@ -108,15 +96,13 @@ def _unflip(x: Tensor, flip: str) -> Tensor:
     return x
 
 
-class Ensemble:
+class Ensemble(FrameInterpolator):
     """Several passes of member interpolators, combined per pixel.
 
     Built by :func:`fluidframes.engine.load_interpolator` for an ensemble's name (or for
     ``protect_static`` on a single model): ``members`` maps ``(model name, scale factor)`` to a
     loaded :class:`~fluidframes.engine.Interpolator`, one per zoo model and scale the passes use.
     """
-
-    keep_prepared = 2  # frames remembered by interpolate()/interpolate_many(), as Interpolator
 
     def __init__(self, members: Mapping[tuple[str, float], Any], spec: EnsembleSpec | None = None,
                  *, passes: Sequence[Pass] | None = None, weighting: Weighting | None = None,
@@ -190,7 +176,7 @@ class Ensemble:
         if (p0.height, p0.width, p0.channels) != (p1.height, p1.width, p1.channels):
             raise InputError(f"frames differ in size or channels: {p0.width}x{p0.height} vs "
                              f"{p1.width}x{p1.height}")
-        ts = [_check_t(t) for t in ts]
+        ts = [check_t(t) for t in ts]
         if self._plain:
             p = self.passes[0]
             key = (p.model, p.scale, "")
@@ -264,40 +250,9 @@ class Ensemble:
         arr = x.permute(0, 2, 3, 1).contiguous().cpu().numpy()
         return [np.ascontiguousarray(a, dtype=p.dtype) for a in arr]
 
-    # ---- numpy conveniences (same behaviour as Interpolator's) -------------------------------
-
-    def interpolate(self, img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> np.ndarray:
-        """The frame at time ``t`` (strictly between 0 and 1) between ``img0`` and ``img1``."""
-        return self.interpolate_many(img0, img1, [t])[0]
-
-    def interpolate_many(self, img0: np.ndarray, img1: np.ndarray, ts: Sequence[float]
-                         ) -> list[np.ndarray]:
-        """Frames at each time of ``ts`` between ``img0`` and ``img1``, in order."""
-        self._check_frame(img0, "img0")
-        self._check_frame(img1, "img1")
-        if img0.shape != img1.shape or img0.dtype != img1.dtype:
-            raise InputError(
-                f"img0 and img1 differ: {img0.shape} {img0.dtype} vs {img1.shape} {img1.dtype}")
-        ts = [_check_t(t) for t in ts]
-        if not ts:
-            return []
-        return self.run(self._prepare_cached(img0), self._prepare_cached(img1), ts)
-
-    def _prepare_cached(self, img: np.ndarray) -> EnsemblePrepared:
-        if self.keep_prepared <= 0:
-            return self.prepare(img)
-        cache = self.__dict__.setdefault("_prep_cache", [])
-        for frame, prep in list(cache):
-            if frame.shape == img.shape and frame.dtype == img.dtype and np.array_equal(frame, img):
-                return prep
-        prep = self.prepare(img)
-        cache.append((np.array(img, copy=True), prep))
-        del cache[: len(cache) - self.keep_prepared]
-        return prep
-
     def clear_cache(self) -> None:
-        """Forget the frames remembered by :meth:`interpolate`."""
-        self.__dict__.pop("_prep_cache", None)
+        """Forget the frames remembered by :meth:`interpolate`, here and in the members."""
+        super().clear_cache()
         for m in self.members.values():
             m.clear_cache()
 
