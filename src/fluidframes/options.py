@@ -53,11 +53,13 @@ MAX_GIF_FPS = 100  #: GIF delays are whole centiseconds
 SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
 #: ``--quality``: what each preset sets (unless given explicitly). Measured trade-offs:
 #: benchmarks/README.md ("Quality presets").
-QUALITY_PRESETS: dict[str, dict[str, Any]] = {
-    "fast": {"model": "rife-4.6"},
+QUALITY_PRESETS: dict[str, dict[str, Any]] = {  # measured: benchmarks/README.md "Presets"
+    "fast": {"model": "rife-4.6", "scale": 0.5},
     "balanced": {"model": "rife-4.25"},
     "best": {"model": "rife-ensemble-max", "precision": "fp32"},
 }
+#: What precision and scale are when neither the user nor a preset says.
+_PLAIN_DEFAULTS: dict[str, Any] = {"precision": "auto", "scale": 1.0}
 PRECISIONS = ("auto", "half", "fp32", "fp16", "bf16")
 BACKENDS = ("auto", "torch", "eager")
 DEVICES = ("auto", "cpu", "cuda", "mps")  # and cuda:N
@@ -294,16 +296,18 @@ class ModelConfig(_Options):
         None, "path", "your own Practical-RIFE checkpoint (flownet.pkl) or its folder "
         "(train_log/); the family is detected from its layers", group="model", metavar="PATH")
     device: str = option("auto", "device", "auto, cpu, cuda, cuda:N or mps", group="model")
-    precision: str = option(
-        "auto", "choice", "auto: fp16 on CUDA, bf16 convolutions on CPUs that have them, "
-        "else fp32; half: the device's half precision (fp16 on GPUs, bf16 on CPUs)",
+    # precision and scale are None until validated(): a --quality preset fills only what was
+    # not given (an explicit "auto" or 1 is kept), then the plain defaults fill the rest
+    precision: str | None = option(
+        None, "choice", "auto (the default): fp16 on CUDA, bf16 convolutions on CPUs that have "
+        "them, else fp32; half: the device's half precision (fp16 on GPUs, bf16 on CPUs)",
         choices=PRECISIONS, group="model", web=True, advanced=True,
         label="Precision")
     backend: str = option(
         "auto", "choice", "inference path: torch (fast, default where it applies) or eager",
         choices=BACKENDS, group="model")
-    scale: float = option(
-        1.0, "float", "flow resolution factor: 0.25, 0.5, 1, 2, 4 (0.5 for 4K)",
+    scale: float | None = option(
+        None, "float", "flow resolution factor: 0.25, 0.5, 1 (the default), 2, 4 (0.5 for 4K)",
         choices=SCALES, group="model", web=True, advanced=True, label="Flow scale")
     threads: int | None = option(
         None, "int", "CPU threads for inference (default: one per physical core)",
@@ -314,19 +318,19 @@ class ModelConfig(_Options):
         "instead of being dragged by the flow", group="model", web=True, advanced=True,
         label="Protect static overlays")
     quality: str | None = option(
-        None, "choice", "preset: fast (rife-4.6), balanced (rife-4.25, the default) or best "
+        None, "choice", "preset: fast (rife-4.6, flow at half resolution), balanced (rife-4.25, the default) or best "
         "(rife-ensemble-max, fp32: the most accurate, ~6x slower); options you give yourself "
         "win",
         choices=tuple(QUALITY_PRESETS), group="model", web=True)
 
     def validated(self) -> ModelConfig:
         obj = super().validated()
-        if obj.quality is None:
-            return obj
-        preset = {k: v for k, v in QUALITY_PRESETS[obj.quality].items()
-                  if getattr(obj, k) == ModelConfig.__dataclass_fields__[k].default
-                  and not (k == "model" and obj.model_file)}
-        return super(ModelConfig, replace(obj, **preset)).validated()
+        fill = {k: v for k, v in QUALITY_PRESETS.get(obj.quality or "", {}).items()
+                if getattr(obj, k) is None and not (k == "model" and obj.model_file)}
+        for k, plain in _PLAIN_DEFAULTS.items():
+            if getattr(obj, k) is None:
+                fill.setdefault(k, plain)
+        return super(ModelConfig, replace(obj, **fill)).validated() if fill else obj
 
     @property
     def name(self) -> str:

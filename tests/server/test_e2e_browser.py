@@ -116,6 +116,10 @@ def _frame_no(page) -> int:
 
 def test_flow_at_1280_keyboard(open_page, e2e_clip, shots, tmp_path, studio):
     page = open_page(1280)
+    # a choice with no default offers "default" first and starts there (not on its first
+    # choice: --quality unset is not --quality fast)
+    assert page.input_value("#opt-quality") == ""
+    assert page.locator("#opt-quality option").first.inner_text().startswith("default")
     page.set_input_files("#files", str(e2e_clip))
     page.fill("#multi", "2")
     page.select_option("#format", "mp4")

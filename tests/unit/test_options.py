@@ -135,3 +135,20 @@ def test_output_length_bounded_before_work(tmp_path, monkeypatch, model_file):
     with pytest.raises(InputError, match="would have 12 frames"):
         interpolate_video(folder, tmp_path / "o.mp4", multi=2, model_file=model_file)
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_quality_presets_fill_only_what_is_not_given():
+    from fluidframes.options import ModelConfig
+
+    fast = ModelConfig.from_kwargs(quality="fast")
+    assert (fast.model, fast.scale, fast.precision) == ("rife-4.6", 0.5, "auto")
+    best = ModelConfig.from_kwargs(quality="best")
+    assert (best.model, best.precision, best.scale) == ("rife-ensemble-max", "fp32", 1.0)
+    # a value given is kept, also when it is what the option would be without a preset
+    assert ModelConfig.from_kwargs(quality="fast", scale="1").scale == 1.0
+    assert ModelConfig.from_kwargs(quality="best", precision="auto").precision == "auto"
+    assert ModelConfig.from_kwargs(quality="fast", model="rife-4.25").model == "rife-4.25"
+    assert ModelConfig.from_kwargs(quality="fast", model_file="x.pkl").model is None
+    plain = ModelConfig.from_kwargs()
+    assert (plain.model, plain.precision, plain.scale) == (None, "auto", 1.0)
+    assert ModelConfig().validated() == plain

@@ -73,8 +73,10 @@ function control(name, spec) {
     input.checked = !!spec.default;
   } else if (spec.enum) {
     input = el("select", { id, name });
+    // no default in the schema: the server decides, so "default" (sent as nothing) comes first
+    if (spec.default == null) input.append(el("option", { value: "" }, "default"));
     for (const v of spec.enum) input.append(el("option", { value: String(v) }, String(v)));
-    if (spec.default != null) input.value = String(spec.default);
+    input.value = spec.default == null ? "" : String(spec.default);
   } else if (spec.type === "integer" || spec.type === "number") {
     input = el("input", { id, name, type: "number", inputmode: spec.type === "integer" ? "numeric" : "decimal",
                           min: spec.minimum, max: spec.maximum, step: spec.type === "integer" ? "1" : "any",
