@@ -50,7 +50,7 @@ import numpy as np
 from ..errors import CancelledError, MediaError
 from ..options import GIF_DITHERS, GIF_PALETTES
 from ..scenes import SceneDetector, thumbnail
-from .writer import _temp_sibling
+from .writer import _temp_sibling, per_frame_palette_graph
 
 log = logging.getLogger(__name__)
 
@@ -284,21 +284,11 @@ class _PerFrame(_Graph):
     """The 'frame' palette mode: split -> palettegen (per frame) -> paletteuse (new=1)."""
 
     def __init__(self, size, fmt, rate, dither) -> None:
-        g = self.graph = av.filter.Graph()
         self.tb = 1 / rate
         self.n = 0
-        self.src = g.add_buffer(width=size[0], height=size[1], format=fmt, time_base=self.tb)
-        node: Any = self.src
-        split = g.add("split", "2")
-        gen = g.add(*_palettegen("single"))
-        use = g.add(*_paletteuse(dither, True))
-        sink = g.add("buffersink")
-        node.link_to(split)
-        split.link_to(use, 0, 0)
-        split.link_to(gen, 1, 0)
-        gen.link_to(use, 0, 1)
-        use.link_to(sink)
-        g.configure()
+        self.graph = per_frame_palette_graph(size[0], size[1], fmt, self.tb,
+                                             _paletteuse(dither, True)[1])
+        self.src = self.graph  # one buffer source: the graph's push feeds it
 
 
 __all__ = ["DITHERS", "PALETTES", "GifReport", "GifSettings", "gif_size", "write_gif"]

@@ -329,6 +329,25 @@ def _temp_sibling(dst: Path, tag: str, suffix: str) -> Path:
     return dst.parent / f".{dst.name}.{tag}-{secrets.token_hex(4)}{suffix}"
 
 
+def per_frame_palette_graph(width: int, height: int, fmt: str, time_base: Fraction,
+                            paletteuse: str) -> av.filter.Graph:
+    """A filter graph that gives every frame its own palette: buffer -> split -> palettegen
+    (stats_mode=single) and paletteuse (``paletteuse``: its options) -> buffersink."""
+    graph = av.filter.Graph()
+    src = graph.add_buffer(width=width, height=height, format=fmt, time_base=time_base)
+    split = graph.add("split", "2")
+    gen = graph.add("palettegen", "stats_mode=single:reserve_transparent=1")
+    use = graph.add("paletteuse", paletteuse)
+    sink = graph.add("buffersink")
+    src.link_to(split)
+    split.link_to(use, 0, 0)
+    split.link_to(gen, 1, 0)
+    gen.link_to(use, 0, 1)
+    use.link_to(sink)
+    graph.configure()
+    return graph
+
+
 class VideoWriter:
     """Write frames at constant ``rate``; :meth:`close` returns the video-only intermediate."""
 
@@ -412,21 +431,9 @@ class VideoWriter:
         self._graph = self._gif_graph() if plan.codec == "gif" else None
 
     def _gif_graph(self) -> av.filter.Graph:
-        graph = av.filter.Graph()
-        src = graph.add_buffer(width=self.plan.width, height=self.plan.height,
-                               format=self._in_fmt if not self.plan.high_bit_depth else "rgb24",
-                               time_base=1 / self.rate)
-        split = graph.add("split", "2")
-        gen = graph.add("palettegen", "stats_mode=single:reserve_transparent=1")
-        use = graph.add("paletteuse", "new=1:dither=sierra2_4a:alpha_threshold=128")
-        sink = graph.add("buffersink")
-        src.link_to(split)
-        split.link_to(use, 0, 0)
-        split.link_to(gen, 1, 0)
-        gen.link_to(use, 0, 1)
-        use.link_to(sink)
-        graph.configure()
-        return graph
+        fmt = self._in_fmt if not self.plan.high_bit_depth else "rgb24"
+        return per_frame_palette_graph(self.plan.width, self.plan.height, fmt, 1 / self.rate,
+                                       "new=1:dither=sierra2_4a:alpha_threshold=128")
 
     # -- writing -------------------------------------------------------------------------------
     def _prepare(self, image: np.ndarray) -> np.ndarray:
