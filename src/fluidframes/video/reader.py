@@ -482,6 +482,22 @@ class _Scan:
 _SCANS: dict[tuple, _Scan] = {}
 
 
+def _demux(container: Any, *streams: Any
+           ) -> Iterator[tuple[Any, None] | tuple[None, av.FFmpegError]]:
+    """``(packet, None)`` in file order; a demuxer error ends it as a last ``(None, error)``
+    (a damaged file: what came before it is still usable)."""
+    packets = container.demux(*streams)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.FFmpegError as exc:
+            yield None, exc
+            return
+        yield packet, None
+
+
 def _scan_file(path: Path, index: int) -> _Scan:
     """Demux the whole file once (cached for the file as it is now: probe, then segments)."""
     st = path.stat()
@@ -492,14 +508,9 @@ def _scan_file(path: Path, index: int) -> _Scan:
         stream = container.streams[index]
         scan = _Scan(time_base=Fraction(stream.time_base or Fraction(1, 90000)))
         reached = Fraction(0)
-        packets = container.demux()
-        while True:
-            try:
-                packet = next(packets)
-            except StopIteration:
-                break
-            except av.FFmpegError as exc:
-                scan.error, scan.error_at = _short(exc), reached
+        for packet, error in _demux(container):
+            if error is not None:
+                scan.error, scan.error_at = _short(error), reached
                 break
             t = packet.pts if packet.pts is not None else packet.dts
             if t is not None and packet.time_base is not None:
@@ -711,15 +722,9 @@ def _read_video(info: VideoInfo, report: _Report,
         if start and tb is not None:
             target = (start + info.start) / tb
             container.seek(int(target), stream=stream, backward=True, any_frame=False)
-        packets = container.demux(stream)
-        while True:
-            try:
-                packet = next(packets)
-            except StopIteration:
-                break
-            except av.FFmpegError as exc:
-                report(f"reading stopped: {_short(exc)}", last, index)
-                packet = None
+        for packet, error in _demux(container, stream):
+            if error is not None:  # then packet is None: the decoder gives what it holds
+                report(f"reading stopped: {_short(error)}", last, index)
             try:
                 frames = ctx.decode(packet)
             except av.FFmpegError as exc:
