@@ -109,16 +109,17 @@ class Ensemble(FrameInterpolator):
                  protect_static: bool | None = None, name: str | None = None) -> None:
         if not members:
             raise InputError("an ensemble needs at least one member")
-        self.members = dict(members)
         self.spec = spec
         self.passes = tuple(passes if passes is not None else (spec.passes if spec else ()))
         if not self.passes:
             raise InputError("an ensemble needs at least one pass")
+        used = {(p.model, p.scale) for p in self.passes}
+        self.members = {k: m for k, m in members.items() if k in used}  # only what the passes run
         self.weighting = weighting or Weighting(spec.weighting if spec else "mean")
         self.protect_static = bool(protect_static if protect_static is not None else
                                    (spec.protect_static if spec else False))
         for p in self.passes:
-            if (p.model, p.scale) not in self.members:
+            if (p.model, p.scale) not in members:
                 raise InputError(f"pass {p} has no loaded member")
             if p.flip not in FLIPS:
                 raise InputError(f"unknown flip {p.flip!r}; choose one of 'h', 'v' or ''")
