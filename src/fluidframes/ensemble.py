@@ -106,7 +106,8 @@ class Ensemble(FrameInterpolator):
 
     def __init__(self, members: Mapping[tuple[str, float], Any], spec: EnsembleSpec | None = None,
                  *, passes: Sequence[Pass] | None = None, weighting: Weighting | None = None,
-                 protect_static: bool | None = None, name: str | None = None) -> None:
+                 protect_static: bool | None = None, fill_overlays: bool = True,
+                 name: str | None = None) -> None:
         if not members:
             raise InputError("an ensemble needs at least one member")
         self.members = dict(members)
@@ -117,6 +118,7 @@ class Ensemble(FrameInterpolator):
         self.weighting = weighting or Weighting(spec.weighting if spec else "mean")
         self.protect_static = bool(protect_static if protect_static is not None else
                                    (spec.protect_static if spec else False))
+        self.fill_overlays = bool(fill_overlays)
         for p in self.passes:
             if (p.model, p.scale) not in self.members:
                 raise InputError(f"pass {p} has no loaded member")
@@ -235,12 +237,38 @@ class Ensemble(FrameInterpolator):
     @torch.inference_mode()
     def blend(self, p0: EnsemblePrepared, p1: EnsemblePrepared, ts: Sequence[float]) -> Tensor:
         """The combined frames (N x C x H x W, fp32 in [0, 1]) before rounding, protection
-        included when it is on."""
-        frames, residuals = self.candidates(p0, p1, ts)
-        out = self.combine(frames, residuals)
-        if self.protect_static:
-            out = overlays.protect(out, self._source(p0), self._source(p1), ts)
-        return out
+        included when it is on (with the fill before flow when ``fill_overlays`` is on)."""
+        if not self.protect_static:
+            return self.combine(*self.candidates(p0, p1, ts))
+        s0, s1 = self._source(p0), self._source(p1)
+        weight = overlays.static_weight(s0, s1)
+        if self.fill_overlays:
+            p0, p1, weight = self.filled(p0, p1, s0, s1, weight)
+        out = self.combine(*self.candidates(p0, p1, ts))
+        return overlays.compose(out, s0, s1, ts, weight)
+
+    @torch.inference_mode()
+    def filled(self, p0: EnsemblePrepared, p1: EnsemblePrepared, s0: Tensor, s1: Tensor,
+               weight: Tensor | None
+               ) -> tuple[EnsemblePrepared, EnsemblePrepared, Tensor | None]:
+        """The pair to run the passes on and the composition weight: ``p0, p1, weight``
+        themselves, or, where :func:`~fluidframes.overlays.fill_mask` finds overlay-like static
+        pixels, both frames prepared again with those pixels filled from the picture around
+        them (the sources stay in ``frame`` for the composition) and the weight extended over
+        the overlay's flat still inside."""
+        found = overlays.fill_mask(s0, s1, weight)
+        if found is None:
+            return p0, p1, weight
+        mask, weight = found
+        return self._refill(p0, s0, mask), self._refill(p1, s1, mask), weight
+
+    def _refill(self, p: EnsemblePrepared, src: Tensor, mask: Tensor) -> EnsemblePrepared:
+        peak = 255.0 if p.dtype == np.uint8 else 65535.0
+        x = overlays.fill(src, mask).mul_(peak).round_().clamp_(0.0, peak)
+        img = x[0].permute(1, 2, 0).to(torch.int32).cpu().numpy().astype(p.dtype)
+        views = {(m, s, fl): self.members[(m, s)].prepare(_flip_np(img, fl))
+                 for m, s, fl in self._views}
+        return dataclasses.replace(p, views=views)
 
     @staticmethod
     def _to_numpy(x: Tensor, p: EnsemblePrepared) -> list[np.ndarray]:

@@ -44,6 +44,12 @@ STILL = (1.0, 3.0)  # max_c |a - b|: below the first still, above the second not
 STRUCTURE = (8.0, 24.0)  # local contrast (max 5x5 of the pixel-to-pixel step): none .. full
 SUPPORT = 0.4  # share of the 3x3 neighbourhood that must qualify too (ramp from half of it)
 SOFT = 1.0  # feather, Gaussian sigma in pixels, within still pixels
+# Fill before flow (:func:`fill_mask`, :func:`fill`)
+THIN = 7  # still structure that an opening of this many half-resolution px removes is thin
+AROUND = 0.4  # share of moving pixels within ~32 px that a filled pixel needs around it
+MOVING = 12.0  # levels of max_c |a - b| above which a pixel clearly moves
+PANNING = 0.2  # share of the frame that must move clearly for any fill (not a still camera)
+GROW = 0  # the fill covers the detected pixels grown by this many px
 
 
 def _box(x: Tensor, k: int) -> Tensor:
@@ -135,3 +141,107 @@ def compose(out: Tensor, a: Tensor, b: Tensor, ts: Sequence[float], weight: Tens
 def protect(out: Tensor, a: Tensor, b: Tensor, ts: Sequence[float], **kw) -> Tensor:
     """:func:`static_weight` then :func:`compose`, in one call."""
     return compose(out, a, b, ts, static_weight(a, b, **kw))
+
+
+def _min_max(x: Tensor, k: int, op) -> Tensor:
+    """k x k running min or max (``op``: torch.minimum / torch.maximum), edges replicated."""
+    h, w = x.shape[-2:]
+    r = k // 2
+    p = F.pad(x, (r, r, 0, 0), mode="replicate")
+    y = p[..., :, 0:w]
+    for i in range(1, k):
+        y = op(y, p[..., :, i : i + w])
+    p = F.pad(y, (0, 0, r, r), mode="replicate")
+    y = p[..., 0:h, :]
+    for i in range(1, k):
+        y = op(y, p[..., i : i + h, :])
+    return y
+
+
+def _upsample(x: Tensor, size: tuple[int, int]) -> Tensor:
+    return F.interpolate(x, size=size, mode="nearest")
+
+
+def fill_mask(a: Tensor, b: Tensor, weight: Tensor | None, *, thin: int = THIN,
+              around: float = AROUND, moving: float = MOVING, panning: float = PANNING,
+              grow: int = GROW,
+              still: Sequence[float] = STILL) -> tuple[Tensor, Tensor] | None:
+    """The overlay-like static pixels to fill before the flow runs, or None where there are
+    none: ``(mask, weight)``, the pixels to fill (1 x 1 x H x W bool) and ``weight``
+    (:func:`static_weight`) extended over the overlay's still inside (a caption's plate,
+    a badge's face), which is composed from the sources too (still, so within ``|a - b|``).
+
+    Seeds are static structure (``weight`` >= 0.5) that is *thin* (an opening of ``thin`` px at
+    half resolution removes it: letters, outlines, the rim of a badge; not a large still area)
+    and *surrounded by motion* (at least ``around`` of the pixels within ~32 px differ between
+    ``a`` and ``b`` by more than ``moving`` levels: the picture clearly moves around it, which
+    compression noise on a still background does not). From the seeds the region grows (up to
+    ~24 px) through still pixels without structure, and the mask is the region grown by
+    ``grow`` px more, so the overlay's soft (anti-aliased) edge goes with it.
+    """
+    if weight is None:
+        return None
+    h, w = weight.shape[-2:]
+    s = (weight >= 0.5).float()
+    if not bool(s.any()):
+        return None
+    hh, hw = h + h % 2, w + w % 2
+
+    def half(x: Tensor) -> Tensor:
+        return F.avg_pool2d(F.pad(x, (0, w % 2, 0, h % 2), mode="replicate"), 2)
+
+    # thin: what an opening at half resolution (min then max over thin x thin) removes
+    sh = (half(s) > 0.5).float()
+    opened = _min_max(_min_max(sh, thin, torch.minimum), thin, torch.maximum)
+    seeds = s * (1.0 - _upsample(opened, (hh, hw))[..., :h, :w])
+    if not bool(seeds.any()):
+        return None
+    # surrounded by motion: the share of clearly moving pixels in 9 x 9 at quarter resolution
+    d = (a[:, :3] - b[:, :3]).abs().amax(1, keepdim=True).mul_(255.0)
+    clear = (d > moving).float()
+    if float(clear.mean()) < panning:
+        return None
+    ph, pw = -h % 4, -w % 4
+    q = F.avg_pool2d(F.pad(clear, (0, pw, 0, ph), mode="replicate"), 4)
+    share = _upsample(_box(q, 9), (h + ph, w + pw))[..., :h, :w]
+    seeds = seeds * (share >= around).float()
+    if not bool(seeds.any()):
+        return None
+    # the rest of the overlay (a caption's plate, a badge's face and letters): grow at half
+    # resolution through still pixels, then take the still pixels the region reaches
+    still_px = d <= still[1]
+    calm = (half(still_px.float()) > 0.5).float()
+    region = (half(seeds) > 0).float()
+    for _ in range(12):
+        region = torch.maximum(region, _min_max(region, 3, torch.maximum) * calm)
+    region = _min_max(region, 3, torch.maximum)
+    inside = (_upsample(region, (hh, hw))[..., :h, :w] > 0) & still_px
+    mask = (seeds > 0) | inside
+    if grow > 0:
+        mask = _min_max(mask.float(), 2 * grow + 1, torch.maximum) > 0
+    return mask, torch.maximum(weight, inside.float())
+
+
+def fill(x: Tensor, mask: Tensor) -> Tensor:
+    """``x`` (1 x C x H x W) with the ``mask`` pixels filled from the picture around them by
+    push-pull: weighted means of the unmasked pixels on a pyramid of halvings, each level's
+    holes filled from the next coarser one (smooth, the picture's colours, ~5 ms at 720p)."""
+    keep = (~mask).to(x.dtype)
+    levels = []
+    val, wt = x * keep, keep
+    while True:
+        levels.append((val, wt))
+        h, w = wt.shape[-2:]
+        if (h <= 2 and w <= 2) or bool((wt > 0).all()):
+            break
+        pad = (0, w % 2, 0, h % 2)
+        val = F.avg_pool2d(F.pad(val, pad), 2) * 4.0
+        wt = F.avg_pool2d(F.pad(wt, pad), 2) * 4.0
+    val, wt = levels[-1]
+    out = val / wt.clamp(min=1e-6)
+    for val, wt in reversed(levels[:-1]):
+        h, w = wt.shape[-2:]
+        up = F.interpolate(out, scale_factor=2.0, mode="bilinear", align_corners=False)[..., :h, :w]
+        c = wt.clamp(max=1.0)
+        out = val / wt.clamp(min=1e-6) * c + up * (1.0 - c)
+    return torch.where(mask, out, x)
