@@ -241,25 +241,27 @@ class Ensemble(FrameInterpolator):
         if not self.protect_static:
             return self.combine(*self.candidates(p0, p1, ts))
         s0, s1 = self._source(p0), self._source(p1)
-        weight = overlays.static_weight(s0, s1)
+        found = overlays.detect(s0, s1)
+        weight = None if found is None else found.weight
         if self.fill_overlays:
-            p0, p1, weight = self.filled(p0, p1, s0, s1, weight)
+            p0, p1, weight = self.filled(p0, p1, s0, s1, found)
         out = self.combine(*self.candidates(p0, p1, ts))
         return overlays.compose(out, s0, s1, ts, weight)
 
     @torch.inference_mode()
     def filled(self, p0: EnsemblePrepared, p1: EnsemblePrepared, s0: Tensor, s1: Tensor,
-               weight: Tensor | None
+               found: overlays.Detection | None
                ) -> tuple[EnsemblePrepared, EnsemblePrepared, Tensor | None]:
-        """The pair to run the passes on and the composition weight: ``p0, p1, weight``
-        themselves, or, where :func:`~fluidframes.overlays.fill_mask` finds overlay-like static
-        pixels, both frames prepared again with those pixels filled from the picture around
-        them (the sources stay in ``frame`` for the composition) and the weight extended over
-        the overlay's flat still inside."""
-        found = overlays.fill_mask(s0, s1, weight)
-        if found is None:
+        """The pair to run the passes on and the composition weight: ``p0, p1`` themselves and
+        ``found.weight``, or, where :func:`~fluidframes.overlays.fill_mask` finds overlay-like
+        static pixels, both frames prepared again with those pixels filled from the picture
+        around them (the sources stay in ``frame`` for the composition) and the weight
+        extended over every filled pixel."""
+        weight = None if found is None else found.weight
+        hit = overlays.fill_mask(found)
+        if hit is None:
             return p0, p1, weight
-        mask, weight = found
+        mask, weight = hit
         return self._refill(p0, s0, mask), self._refill(p1, s1, mask), weight
 
     def _refill(self, p: EnsemblePrepared, src: Tensor, mask: Tensor) -> EnsemblePrepared:
