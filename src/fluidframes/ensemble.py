@@ -24,8 +24,13 @@ The objects here have the interpolator interface the pipeline uses (``prepare``,
 :class:`~fluidframes.engine.Interpolator` objects with their own backend and precision rules
 (the fast CPU path, bf16 convolutions by default on CPUs that have them). Combining runs in fp32.
 
-Static-overlay protection (:mod:`fluidframes.overlays`) runs on the combined frame when
-``protect_static`` is on; :func:`with_overlay_protection` gives it to a single model.
+Static-overlay protection (:mod:`fluidframes.overlays`) runs when ``protect_static`` is on: the
+static overlay pixels of a pair are composed from the sources over the combined frame, and where
+the detector finds overlay-like structure over a moving picture (``fill_overlays``, on by
+default) the passes run on copies of the pair with those pixels filled from the picture around
+them, so the flow follows the picture through the overlay; only such pairs pay for it (each
+frame prepared again, filled, for that pair). :func:`with_overlay_protection` gives it all to a
+single model.
 
 The named ensembles and what they measured are in
 :data:`fluidframes.models.registry.ENSEMBLES` (benchmarks/ensemble_quality.py makes the table);
@@ -102,6 +107,8 @@ class Ensemble(FrameInterpolator):
     Built by :func:`fluidframes.engine.load_interpolator` for an ensemble's name (or for
     ``protect_static`` on a single model): ``members`` maps ``(model name, scale factor)`` to a
     loaded :class:`~fluidframes.engine.Interpolator`, one per zoo model and scale the passes use.
+    ``protect_static`` (default: the spec's) composes static overlays from the sources;
+    ``fill_overlays`` (with it) runs the passes on filled frames where an overlay is found.
     """
 
     def __init__(self, members: Mapping[tuple[str, float], Any], spec: EnsembleSpec | None = None,
@@ -184,9 +191,10 @@ class Ensemble(FrameInterpolator):
             key = (p.model, p.scale, "")
             return self.members[(p.model, p.scale)].run(p0.views[key], p1.views[key], ts, batch)
         step = batch or len(ts)
+        plan = self.protection(p0, p1) if self.protect_static and ts else None
         out: list[np.ndarray] = []
         for i in range(0, len(ts), step):
-            out += self._to_numpy(self.blend(p0, p1, ts[i : i + step]), p0)
+            out += self._to_numpy(self.blend(p0, p1, ts[i : i + step], plan), p0)
         return out
 
     @torch.inference_mode()
@@ -235,18 +243,28 @@ class Ensemble(FrameInterpolator):
         return out.div_(r.sum(0))
 
     @torch.inference_mode()
-    def blend(self, p0: EnsemblePrepared, p1: EnsemblePrepared, ts: Sequence[float]) -> Tensor:
+    def blend(self, p0: EnsemblePrepared, p1: EnsemblePrepared, ts: Sequence[float],
+              plan: tuple | None = None) -> Tensor:
         """The combined frames (N x C x H x W, fp32 in [0, 1]) before rounding, protection
-        included when it is on (with the fill before flow when ``fill_overlays`` is on)."""
+        included when it is on (with the fill before flow when ``fill_overlays`` is on);
+        ``plan``: :meth:`protection` of the pair when the caller already has it."""
         if not self.protect_static:
             return self.combine(*self.candidates(p0, p1, ts))
+        q0, q1, s0, s1, weight = plan or self.protection(p0, p1)
+        out = self.combine(*self.candidates(q0, q1, ts))
+        return overlays.compose(out, s0, s1, ts, weight)
+
+    @torch.inference_mode()
+    def protection(self, p0: EnsemblePrepared, p1: EnsemblePrepared) -> tuple:
+        """What protection does for a pair, whatever the timesteps: ``(q0, q1, s0, s1,
+        weight)``, the pair to run the passes on (filled or ``p0, p1``), the sources (1 x C x
+        H x W, fp32) and the composition weight (or None)."""
         s0, s1 = self._source(p0), self._source(p1)
         found = overlays.detect(s0, s1)
         weight = None if found is None else found.weight
         if self.fill_overlays:
             p0, p1, weight = self.filled(p0, p1, s0, s1, found)
-        out = self.combine(*self.candidates(p0, p1, ts))
-        return overlays.compose(out, s0, s1, ts, weight)
+        return p0, p1, s0, s1, weight
 
     @torch.inference_mode()
     def filled(self, p0: EnsemblePrepared, p1: EnsemblePrepared, s0: Tensor, s1: Tensor,
@@ -289,7 +307,8 @@ class Ensemble(FrameInterpolator):
 
 def with_overlay_protection(interp: Any) -> Ensemble:
     """A single model with static-overlay protection (:mod:`fluidframes.overlays`): same
-    interface, one pass, the same frames except where the protection composes from the sources."""
+    interface, one pass; the same frames wherever the detector finds nothing, else the overlay
+    composed from the sources over the model's frame (run on the filled pair where it fills)."""
     key = (interp.info.name, 1.0)
     return Ensemble({key: interp}, passes=(Pass(interp.info.name),), protect_static=True,
                     name=interp.info.name)

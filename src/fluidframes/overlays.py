@@ -14,6 +14,8 @@ The test is per pixel and uses only the two source frames ``a`` and ``b``:
   overlays are drawn to be seen, and flat still pixels are interpolated right anyway;
 * **support**: enough of the 3x3 neighbourhood qualifies too, so a moving texture that happens
   to repeat a value at one pixel does not count;
+* **motion**: something in the pair clearly moves (0.5 % of the frame by more than 12 levels):
+  without motion there is no drag to undo, and a genuinely still scene is left as it is;
 * **inside**: from there the weight reaches (up to 24 px) through flat pixels that do not change
   at all: the face of a caption plate or of a badge has no edge of its own but is dragged like
   the letters on it.
@@ -58,13 +60,14 @@ STRUCTURE = (8.0, 24.0)  # local contrast (max 5x5 of the pixel-to-pixel step): 
 SUPPORT = 0.4  # share of the 3x3 neighbourhood that must qualify too (ramp from half of it)
 SOFT = 1.0  # feather, Gaussian sigma in pixels, within still pixels
 INSIDE = 24  # px the weight reaches from static structure through flat unchanged pixels
+MOTION = 0.005  # share of the frame that must clearly move (MOVING) for any protection
 # Fill before flow (:func:`fill_mask`, :func:`fill`)
 THIN = 7  # still structure that an opening of this many half-resolution px removes is thin
 AROUND = 0.4  # share of moving pixels within ~32 px that a filled pixel needs around it
 MOVING = 12.0  # levels of max_c |a - b| above which a pixel clearly moves
 DENSE = 0.05  # share of seed pixels within ~32 px a seed needs (an overlay is a cluster)
 REACH = 24  # px the fill grows from its seeds through still pixels (the rest of the overlay)
-RING = 1  # px around the overlay filled and composed too (its soft, half-transparent edge)
+RING = 0  # px around the overlay filled and composed too (its soft, half-transparent edge)
 PANNING = 0.2  # share of the frame that must move clearly for any fill (not a still camera)
 
 
@@ -141,10 +144,13 @@ class Detection:
 
 def detect(a: Tensor, b: Tensor, *, still: Sequence[float] = STILL,
            structure: Sequence[float] | None = STRUCTURE, support: float = SUPPORT,
-           soft: float = SOFT, inside: int = INSIDE) -> Detection | None:
+           soft: float = SOFT, inside: int = INSIDE, motion: float = MOTION
+           ) -> Detection | None:
     """:func:`static_weight` with what it was made of, for :func:`fill_mask`; None where no
     pixel qualifies."""
     d = (a[:, :3] - b[:, :3]).abs_().amax(1, keepdim=True).mul_(255.0)
+    if float((d > MOVING).float().mean()) < motion:
+        return None  # nothing moves: nothing drags an overlay, and no still scene pays
     still_px = 1.0 - _ramp(d, still[0], still[1])
     if not bool((still_px > 0).any()):
         return None
@@ -172,7 +178,9 @@ def static_weight(a: Tensor, b: Tensor, **kw) -> Tensor | None:
 
     ``a``, ``b``: the two source frames (1 x C x H x W, fp32 in [0, 1]; alpha is ignored).
     Keywords (:func:`detect`): ``still``, ``structure``, ``support``, ``soft`` (see the module's
-    text) and ``inside``: how far (px, in steps of 4) the weight also reaches from static
+    text), ``motion``: the share of the frame that must clearly move (``max_c |a - b|`` above
+    ``MOVING`` levels; below it nothing can drag an overlay and a still scene is left to the
+    networks), and ``inside``: how far (px, in steps of 4) the weight also reaches from static
     structure through flat pixels that do not change (``max_c |a - b|`` <= ``still[0]``, less
     contrast than ``structure[0]``): the face of a caption plate or a badge, which has no
     structure of its own but is dragged like it (and a flat still pixel is right either way).

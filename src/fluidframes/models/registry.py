@@ -142,13 +142,13 @@ ENSEMBLES: dict[str, EnsembleSpec] = {
             "rife-ensemble",
             (Pass("rife-4.25"), Pass("rife-4.6")),
             "balanced: rife-4.25 and rife-4.6, averaged",
-            cost=2.3, gain_db=0.28),
+            cost=2.3, gain_db=0.28, protect_static=True),
         EnsembleSpec(
             "rife-ensemble-max",
             (Pass("rife-4.25"), Pass("rife-4.25", "v"), Pass("rife-4.6"),
              Pass("rife-4.6", reverse=True), Pass("rife-4.6", "h")),
             "best: rife-4.25 as is and upside down, rife-4.6 as is, time-reversed and mirrored, "
-            "averaged", cost=5.7, gain_db=0.6),
+            "averaged", cost=5.7, gain_db=0.6, protect_static=True),
     )
 }
 
