@@ -10,17 +10,20 @@
    Every model is loaded with ``fluidframes.load_interpolator`` as the CLI loads it. The
    ensembles' passes run once per window (one ensemble holding every pass of both, whose
    candidates each ensemble combines as its own ``run`` does); extra rows come from the same
-   passes at no extra inference: the other weighting, and static-overlay protection switched
-   the other way (the no-harm check on clean footage).
+   passes: the other weighting, and static-overlay protection switched the other way (the
+   no-harm check on clean footage; where protection fills, the passes run again on the filled
+   frames, as ``run`` does).
 2. Speed: ms per interpolated 1280x720 frame (bigbuckbunny), the way the video pipeline pays it
    at 2x (one ``prepare`` of the new source frame + one ``run``), and per output frame at
    multi-4; all models interleaved in every round (rotating order), medians, ratio to rife-4.25
    as the median of per-round ratios.
-3. Overlays: a subtitle and a corner logo burned into real footage (tests/integration/
-   overlay_footage.py); PSNR of the overlays' own pixels (capped at 99 dB: exact), of their
-   boxes (with the moving picture between the letters) and of the whole frame against the truth
-   (the same overlay on the real middle frame), protection off/on; and a genuinely static scene
-   (one real frame twice, with independent noise of sigma 1.5 levels; truth: the frame).
+3. Overlays: a subtitle (outline letters, or a boxed caption on an opaque plate) and a corner
+   logo burned into real footage (tests/integration/overlay_footage.py); PSNR of the overlays'
+   own pixels (capped at 99 dB: exact), of their boxes, of the boxes' picture pixels (between
+   the letters, the margin) next to what the same model gives for those pixels on the footage
+   without the overlay, and of the whole frame against the truth (the same overlay on the real
+   middle frame), protection off / on without the fill / on; and a genuinely static scene (one
+   real frame twice, with independent noise of sigma 1.5 levels; truth: the frame).
 
 Writes JSON to benchmarks/results/.
 """
@@ -102,14 +105,19 @@ def quality(models: dict, ensembles: dict, triplets: int, offset: float = 0.25) 
                 p0, p1 = union.prepare(a), union.prepare(b)
                 cands = dict(zip(passes, zip(*union.candidates(p0, p1, ts))))
                 s0, s1 = union._source(p0), union._source(p1)
+                # protection as run() does it: the passes again on filled frames if it fills
+                found = overlays.detect(s0, s1)
+                f0, f1, weight = union.filled(p0, p1, s0, s1, found)
+                filled = (cands if f0 is p0 else
+                          dict(zip(passes, zip(*union.candidates(f0, f1, ts)))))
                 for name, ens in ensembles.items():
-                    frames = [cands[p][0] for p in ens.passes]
-                    res = [cands[p][1] for p in ens.passes]
                     alt = Weighting("residual" if ens.weighting.kind == "mean" else "mean")
                     for wt, label in ((ens.weighting, name), (alt, f"{name} [{alt.kind}]")):
-                        out = Ensemble(ens.members, passes=ens.passes, weighting=wt).combine(
-                            frames, res)
-                        prot = overlays.protect(out, s0, s1, ts)
+                        comb = Ensemble(ens.members, passes=ens.passes, weighting=wt).combine
+                        out = comb(*(list(x) for x in zip(*(cands[p] for p in ens.passes))))
+                        prot = overlays.compose(
+                            comb(*(list(x) for x in zip(*(filled[p] for p in ens.passes)))),
+                            s0, s1, ts, weight)
                         plain_o, prot_o = union._to_numpy(out, p0), union._to_numpy(prot, p0)
                         first, other = ((prot_o, plain_o) if ens.protect_static
                                         else (plain_o, prot_o))
@@ -157,47 +165,76 @@ def speed(objs: dict, rounds: int) -> dict:
     return out
 
 
+def _overlay_frames(ens: Ensemble, a: np.ndarray, b: np.ndarray) -> dict[str, np.ndarray]:
+    """t=0.5 between ``a`` and ``b``: protection off, on without the fill, on (as ``run``)."""
+    p0, p1 = ens.prepare(a), ens.prepare(b)
+    s0, s1 = ens._source(p0), ens._source(p1)
+    out = ens.combine(*ens.candidates(p0, p1, [0.5]))
+    found = overlays.detect(s0, s1)
+    q0, q1, weight = ens.filled(p0, p1, s0, s1, found)
+    on = overlays.compose(out, s0, s1, [0.5], None if found is None else found.weight)
+    fill = on if q0 is p0 else overlays.compose(ens.combine(*ens.candidates(q0, q1, [0.5])),
+                                                s0, s1, [0.5], weight)
+    return {tag: ens._to_numpy(x, p0)[0] for tag, x in (("off", out), ("on", on),
+                                                         ("on+fill", fill))}
+
+
 def overlay_results(it425, ensembles: dict, per_clip: int) -> dict:
-    """Region PSNR with and without protection on overlaid footage, and a static scene."""
+    """Overlays burned into real footage, protection off / on without the fill / on (with the
+    fill, as ``run`` does it), and a static scene.
+
+    Per clip, subtitle style (``outline``: letters on the picture; ``boxed``: on an opaque
+    plate) and model, mean PSNR at t=0.5 against the truth (the overlay on the real middle
+    frame) of: each overlay's own pixels (capped at 99 dB: exact), its box, the box's *picture*
+    pixels (where the overlay is fully transparent, outline style and the logo's margin) and
+    the whole frame; and ``... picture clean``: the same model on the same footage without the
+    overlay, scored on the same picture pixels (what the picture there would be if the overlay
+    were not there: the best the box's picture can get). ``filled``: share of pairs filled.
+    """
     objs = {"rife-4.25": with_overlay_protection(it425), **ensembles}
     res: dict = {}
     rng = np.random.default_rng(7)
     for clip in ("bigbuckbunny", "bikes"):
         fr = decode(clip)
         h, w = fr[0].shape[:2]
-        ov = make_overlay(h, w)
-        for i in windows(clip, len(fr), 2, per_clip):
-            a, g, b = (ov.burn(x) for x in (fr[i], fr[i + 1], fr[i + 2]))
-            for name, ens in objs.items():
-                p0, p1 = ens.prepare(a), ens.prepare(b)
-                frames, r = ens.candidates(p0, p1, [0.5])
-                out = ens.combine(frames, r)
-                prot = overlays.protect(out, ens._source(p0), ens._source(p1), [0.5])
-                for tag, x in (("off", out), ("on", prot)):
-                    o = ens._to_numpy(x, p0)[0]
-                    d = res.setdefault(clip, {}).setdefault(name, {}).setdefault(tag, {})
-                    for reg, mask in ov.opaque.items():
-                        d.setdefault(reg, []).append(min(99.0, region_psnr(o, g, mask)))
-                        d.setdefault(reg + " box", []).append(
-                            min(99.0, region_psnr(o, g, ov.regions[reg])))
-                    d.setdefault("frame", []).append(psnr(o, g))
+        for style in ("outline", "boxed"):
+            ov = make_overlay(h, w, style=style)
+            for i in windows(clip, len(fr), 2, per_clip):
+                a, g, b = (ov.burn(x) for x in (fr[i], fr[i + 1], fr[i + 2]))
+                for name, ens in objs.items():
+                    outs = _overlay_frames(ens, a, b)
+                    clean = _overlay_frames(ens, fr[i], fr[i + 2])["off"]
+                    d = res.setdefault(clip, {}).setdefault(style, {}).setdefault(name, {})
+                    d.setdefault("filled", []).append(
+                        float(not np.array_equal(outs["on"], outs["on+fill"])))
+                    for reg in ov.regions:
+                        if ov.picture[reg].any():
+                            d.setdefault(f"{reg} picture clean", []).append(
+                                region_psnr(clean, fr[i + 1], ov.picture[reg]))
+                    for tag, o in outs.items():
+                        t = d.setdefault(tag, {})
+                        for reg in ov.regions:
+                            t.setdefault(reg, []).append(min(99.0, region_psnr(o, g,
+                                                                               ov.opaque[reg])))
+                            t.setdefault(reg + " box", []).append(
+                                min(99.0, region_psnr(o, g, ov.regions[reg])))
+                            if ov.picture[reg].any():
+                                t.setdefault(reg + " picture", []).append(
+                                    region_psnr(o, g, ov.picture[reg]))
+                        t.setdefault("frame", []).append(psnr(o, g))
     static: dict = {}
     for clip in CLIPS:
         f = decode(clip)[30]
         a, b = (np.clip(f + rng.normal(0, 1.5, f.shape), 0, 255).round().astype(np.uint8)
                 for _ in range(2))
         for name, ens in objs.items():
-            p0, p1 = ens.prepare(a), ens.prepare(b)
-            frames, r = ens.candidates(p0, p1, [0.5])
-            out = ens.combine(frames, r)
-            prot = overlays.protect(out, ens._source(p0), ens._source(p1), [0.5])
-            static.setdefault(clip, {})[name] = {
-                "off": psnr(ens._to_numpy(out, p0)[0], f),
-                "on": psnr(ens._to_numpy(prot, p0)[0], f)}
-    summary = {clip: {name: {tag: {k: float(np.mean(v)) for k, v in d.items()}
-                             for tag, d in per.items()} for name, per in by.items()}
-               for clip, by in res.items()}
-    return {"overlaid": summary, "static_scene": static}
+            outs = _overlay_frames(ens, a, b)
+            static.setdefault(clip, {})[name] = {tag: psnr(o, f) for tag, o in outs.items()}
+
+    def mean(v):
+        return {k: mean(x) for k, x in v.items()} if isinstance(v, dict) else float(np.mean(v))
+
+    return {"overlaid": mean(res), "static_scene": static}
 
 
 def main() -> None:
@@ -253,15 +290,19 @@ def main() -> None:
                                       f" (cpu x{s[m][n]['cpu_ratio']:.2f})" for m in s))
     if "overlays" not in args.skip:
         result["overlays"] = o = overlay_results(it425, ens, args.overlay_windows)
-        print("\nOverlays: region PSNR dB off -> on (whole frame off -> on)")
-        for clip, by in o["overlaid"].items():
-            for n, d in by.items():
-                print(f"{clip:13} {n:18}" + "".join(
-                    f"  {k} {d['off'][k]:6.2f} -> {d['on'][k]:6.2f}" for k in d["off"]))
-        print("Static scene (same frame twice + noise), PSNR vs the frame: off -> on")
+        print("\nOverlays: PSNR dB off / on without the fill / on (with the fill, as run);"
+              " picture: the box's picture pixels, clean: the same without the overlay")
+        for clip, by_style in o["overlaid"].items():
+            for style, by in by_style.items():
+                for n, d in by.items():
+                    print(f"{clip:13} {style:8} {n:18} filled {d['filled']:.2f}" + "".join(
+                        f"  {k} {d['off'][k]:.2f}/{d['on'][k]:.2f}/{d['on+fill'][k]:.2f}"
+                        + (f" (clean {d[k + ' clean']:.2f})" if k + " clean" in d else "")
+                        for k in d["off"]))
+        print("Static scene (same frame twice + noise), PSNR vs the frame: off / on / on+fill")
         for clip, by in o["static_scene"].items():
-            print(f"{clip:13}" + "".join(f"  {n} {d['off']:.2f} -> {d['on']:.2f}"
-                                         for n, d in by.items()))
+            print(f"{clip:13}" + "".join(
+                f"  {n} {d['off']:.3f}/{d['on']:.3f}/{d['on+fill']:.3f}" for n, d in by.items()))
     result["machine"]["loadavg_end"] = os.getloadavg()
     out = Path(args.json) if args.json else ROOT / "benchmarks" / "results" / (
         datetime.date.today().isoformat() + "-ensemble-cpu.json")

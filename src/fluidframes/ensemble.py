@@ -24,8 +24,13 @@ The objects here have the interpolator interface the pipeline uses (``prepare``,
 :class:`~fluidframes.engine.Interpolator` objects with their own backend and precision rules
 (the fast CPU path, bf16 convolutions by default on CPUs that have them). Combining runs in fp32.
 
-Static-overlay protection (:mod:`fluidframes.overlays`) runs on the combined frame when
-``protect_static`` is on; :func:`with_overlay_protection` gives it to a single model.
+Static-overlay protection (:mod:`fluidframes.overlays`) runs when ``protect_static`` is on: the
+static overlay pixels of a pair are composed from the sources over the combined frame, and where
+the detector finds overlay-like structure over a moving picture (``fill_overlays``, on by
+default) the passes run on copies of the pair with those pixels filled from the picture around
+them, so the flow follows the picture through the overlay; only such pairs pay for it (each
+frame prepared again, filled, for that pair). :func:`with_overlay_protection` gives it all to a
+single model.
 
 The named ensembles and what they measured are in
 :data:`fluidframes.models.registry.ENSEMBLES` (benchmarks/ensemble_quality.py makes the table);
@@ -102,11 +107,14 @@ class Ensemble(FrameInterpolator):
     Built by :func:`fluidframes.engine.load_interpolator` for an ensemble's name (or for
     ``protect_static`` on a single model): ``members`` maps ``(model name, scale factor)`` to a
     loaded :class:`~fluidframes.engine.Interpolator`, one per zoo model and scale the passes use.
+    ``protect_static`` (default: the spec's) composes static overlays from the sources;
+    ``fill_overlays`` (with it) runs the passes on filled frames where an overlay is found.
     """
 
     def __init__(self, members: Mapping[tuple[str, float], Any], spec: EnsembleSpec | None = None,
                  *, passes: Sequence[Pass] | None = None, weighting: Weighting | None = None,
-                 protect_static: bool | None = None, name: str | None = None) -> None:
+                 protect_static: bool | None = None, fill_overlays: bool = True,
+                 name: str | None = None) -> None:
         if not members:
             raise InputError("an ensemble needs at least one member")
         self.spec = spec
@@ -118,6 +126,7 @@ class Ensemble(FrameInterpolator):
         self.weighting = weighting or Weighting(spec.weighting if spec else "mean")
         self.protect_static = bool(protect_static if protect_static is not None else
                                    (spec.protect_static if spec else False))
+        self.fill_overlays = bool(fill_overlays)
         for p in self.passes:
             if (p.model, p.scale) not in members:
                 raise InputError(f"pass {p} has no loaded member")
@@ -183,9 +192,10 @@ class Ensemble(FrameInterpolator):
             key = (p.model, p.scale, "")
             return self.members[(p.model, p.scale)].run(p0.views[key], p1.views[key], ts, batch)
         step = batch or len(ts)
+        plan = self.protection(p0, p1) if self.protect_static and ts else None
         out: list[np.ndarray] = []
         for i in range(0, len(ts), step):
-            out += self._to_numpy(self.blend(p0, p1, ts[i : i + step]), p0)
+            out += self._to_numpy(self.blend(p0, p1, ts[i : i + step], plan), p0)
         return out
 
     @torch.inference_mode()
@@ -234,14 +244,52 @@ class Ensemble(FrameInterpolator):
         return out.div_(r.sum(0))
 
     @torch.inference_mode()
-    def blend(self, p0: EnsemblePrepared, p1: EnsemblePrepared, ts: Sequence[float]) -> Tensor:
+    def blend(self, p0: EnsemblePrepared, p1: EnsemblePrepared, ts: Sequence[float],
+              plan: tuple | None = None) -> Tensor:
         """The combined frames (N x C x H x W, fp32 in [0, 1]) before rounding, protection
-        included when it is on."""
-        frames, residuals = self.candidates(p0, p1, ts)
-        out = self.combine(frames, residuals)
-        if self.protect_static:
-            out = overlays.protect(out, self._source(p0), self._source(p1), ts)
-        return out
+        included when it is on (with the fill before flow when ``fill_overlays`` is on);
+        ``plan``: :meth:`protection` of the pair when the caller already has it."""
+        if not self.protect_static:
+            return self.combine(*self.candidates(p0, p1, ts))
+        q0, q1, s0, s1, weight = plan or self.protection(p0, p1)
+        out = self.combine(*self.candidates(q0, q1, ts))
+        return overlays.compose(out, s0, s1, ts, weight)
+
+    @torch.inference_mode()
+    def protection(self, p0: EnsemblePrepared, p1: EnsemblePrepared) -> tuple:
+        """What protection does for a pair, whatever the timesteps: ``(q0, q1, s0, s1,
+        weight)``, the pair to run the passes on (filled or ``p0, p1``), the sources (1 x C x
+        H x W, fp32) and the composition weight (or None)."""
+        s0, s1 = self._source(p0), self._source(p1)
+        found = overlays.detect(s0, s1)
+        weight = None if found is None else found.weight
+        if self.fill_overlays:
+            p0, p1, weight = self.filled(p0, p1, s0, s1, found)
+        return p0, p1, s0, s1, weight
+
+    @torch.inference_mode()
+    def filled(self, p0: EnsemblePrepared, p1: EnsemblePrepared, s0: Tensor, s1: Tensor,
+               found: overlays.Detection | None
+               ) -> tuple[EnsemblePrepared, EnsemblePrepared, Tensor | None]:
+        """The pair to run the passes on and the composition weight: ``p0, p1`` themselves and
+        ``found.weight``, or, where :func:`~fluidframes.overlays.fill_mask` finds overlay-like
+        static pixels, both frames prepared again with those pixels filled from the picture
+        around them (the sources stay in ``frame`` for the composition) and the weight
+        extended over every filled pixel."""
+        weight = None if found is None else found.weight
+        hit = overlays.fill_mask(found)
+        if hit is None:
+            return p0, p1, weight
+        mask, weight = hit
+        return self._refill(p0, s0, mask), self._refill(p1, s1, mask), weight
+
+    def _refill(self, p: EnsemblePrepared, src: Tensor, mask: Tensor) -> EnsemblePrepared:
+        peak = 255.0 if p.dtype == np.uint8 else 65535.0
+        x = overlays.fill(src, mask).mul_(peak).round_().clamp_(0.0, peak)
+        img = x[0].permute(1, 2, 0).to(torch.int32).cpu().numpy().astype(p.dtype)
+        views = {(m, s, fl): self.members[(m, s)].prepare(_flip_np(img, fl))
+                 for m, s, fl in self._views}
+        return dataclasses.replace(p, views=views)
 
     @staticmethod
     def _to_numpy(x: Tensor, p: EnsemblePrepared) -> list[np.ndarray]:
@@ -260,7 +308,8 @@ class Ensemble(FrameInterpolator):
 
 def with_overlay_protection(interp: Any) -> Ensemble:
     """A single model with static-overlay protection (:mod:`fluidframes.overlays`): same
-    interface, one pass, the same frames except where the protection composes from the sources."""
+    interface, one pass; the same frames wherever the detector finds nothing, else the overlay
+    composed from the sources over the model's frame (run on the filled pair where it fills)."""
     key = (interp.info.name, 1.0)
     return Ensemble({key: interp}, passes=(Pass(interp.info.name),), protect_static=True,
                     name=interp.info.name)

@@ -2,7 +2,9 @@
 
 The overlay layer (RGBA, drawn with Pillow) is the same in every frame, as a burned-in subtitle
 or a broadcaster's logo is; the truth for an interpolated frame is the same layer composited on
-the real in-between frame. Also used by benchmarks/ensemble_quality.py.
+the real in-between frame. Two subtitle styles: ``outline`` (white letters with a black outline
+straight on the picture) and ``boxed`` (white letters on an opaque dark plate, the broadcast
+caption). Also used by benchmarks/ensemble_quality.py.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ class Overlay:
     alpha: np.ndarray  # H x W x 1 float in [0, 1]
     regions: dict[str, np.ndarray]  # name -> H x W bool (the overlay's box, a few px around it)
     opaque: dict[str, np.ndarray]  # name -> H x W bool: the overlay's own (opaque) pixels
+    picture: dict[str, np.ndarray]  # name -> H x W bool: the box's pixels the overlay leaves be
 
     def burn(self, frame: np.ndarray) -> np.ndarray:
         out = frame.astype(np.float64) * (1 - self.alpha) + self.rgb * self.alpha
@@ -26,20 +29,35 @@ class Overlay:
 
 
 def make_overlay(height: int, width: int, text: str = "Where are you going, little rabbit?",
-                 logo: str = "FF", margin: int = 4) -> Overlay:
-    """A white subtitle with a black outline at the bottom centre and an orange logo badge with
-    white letters in the top-right corner (opaque, as a burned-in station logo is)."""
+                 logo: str = "FF", margin: int = 4, style: str = "outline") -> Overlay:
+    """A white subtitle at the bottom centre and an orange logo badge with white letters in the
+    top-right corner (opaque, as a burned-in station logo is).
+
+    ``style`` ``outline``: the letters have a black outline and sit on the picture; the
+    subtitle's box is the text's bounding box plus ``margin`` px, with moving picture between
+    the letters. ``boxed``: the letters sit on an opaque dark plate (a broadcast caption) and the
+    box is the plate itself, all overlay. The logo's box is the badge plus ``margin``.
+    """
+    if style not in ("outline", "boxed"):
+        raise ValueError(f"unknown subtitle style {style!r}")
     layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
     size = max(10, height // 16)
     font = ImageFont.load_default(size=size)
-    stroke = max(1, size // 14)
+    stroke = max(1, size // 14) if style == "outline" else 0
     x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font, stroke_width=stroke)
     tx = (width - (x1 - x0)) // 2 - x0
     ty = height - height // 12 - (y1 - y0) - y0
-    draw.text((tx, ty), text, font=font, fill=(255, 255, 255, 255), stroke_width=stroke,
-              stroke_fill=(0, 0, 0, 255))
     sub_box = draw.textbbox((tx, ty), text, font=font, stroke_width=stroke)
+    if style == "boxed":
+        pad = max(2, size // 4)
+        sub_box = (sub_box[0] - pad, sub_box[1] - pad, sub_box[2] + pad, sub_box[3] + pad)
+        draw.rectangle((sub_box[0], sub_box[1], sub_box[2] - 1, sub_box[3] - 1),
+                       fill=(16, 16, 16, 255))
+        draw.text((tx, ty), text, font=font, fill=(255, 255, 255, 255))
+    else:
+        draw.text((tx, ty), text, font=font, fill=(255, 255, 255, 255), stroke_width=stroke,
+                  stroke_fill=(0, 0, 0, 255))
     lw, lh = max(16, width // 9), max(12, height // 9)
     lx, ly = width - lw - width // 40, height // 30
     logo_layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
@@ -52,13 +70,16 @@ def make_overlay(height: int, width: int, text: str = "Where are you going, litt
     layer = Image.alpha_composite(layer, logo_layer)
     arr = np.asarray(layer).astype(np.float64)
     regions = {}
-    for name, (a, b, c, d) in (("subtitle", sub_box), ("logo", (lx, ly, lx + lw, ly + lh))):
+    sub_margin = 0 if style == "boxed" else margin
+    for name, (a, b, c, d), mg in (("subtitle", sub_box, sub_margin),
+                                   ("logo", (lx, ly, lx + lw, ly + lh), margin)):
         m = np.zeros((height, width), bool)
-        m[max(0, b - margin): d + margin, max(0, a - margin): c + margin] = True
+        m[max(0, b - mg): d + mg, max(0, a - mg): c + mg] = True
         regions[name] = m
     alpha = arr[..., 3:] / 255.0
     opaque = {k: m & (alpha[..., 0] >= 0.99) for k, m in regions.items()}
-    return Overlay(arr[..., :3], alpha, regions, opaque)
+    picture = {k: m & (alpha[..., 0] == 0) for k, m in regions.items()}
+    return Overlay(arr[..., :3], alpha, regions, opaque, picture)
 
 
 def region_psnr(out: np.ndarray, truth: np.ndarray, region: np.ndarray) -> float:

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from overlay_footage import make_overlay, region_psnr
 
-from fluidframes import overlays
 from fluidframes.engine import load_interpolator
 from fluidframes.ensemble import Ensemble
 from fluidframes.metrics import psnr, ssim
@@ -94,64 +93,120 @@ def test_multi4_gain(models, sample_frames):
     assert gain > 0.05
 
 
-def _off_on(ens: Ensemble, a, b):
-    """One set of passes, protection off and on (what ``run`` does either way)."""
+def _variants(ens: Ensemble, a, b) -> dict[str, np.ndarray]:
+    """t=0.5 with protection off, on without the fill, and on as ``run`` does it (one set of
+    passes for the first two; the fill runs them again on the filled frames when it fills)."""
     p0, p1 = ens.prepare(a), ens.prepare(b)
     out = ens.combine(*ens.candidates(p0, p1, [0.5]))
-    on = overlays.protect(out, ens._source(p0), ens._source(p1), [0.5])
-    return ens._to_numpy(out, p0)[0], ens._to_numpy(on, p0)[0]
+    nofill = Ensemble(ens.members, passes=ens.passes, weighting=ens.weighting,
+                      protect_static=True, fill_overlays=False)
+    return {"off": ens._to_numpy(out, p0)[0],
+            "on": nofill._to_numpy(nofill.blend(p0, p1, [0.5]), p0)[0],
+            "fill": ens._to_numpy(ens.blend(p0, p1, [0.5]), p0)[0]}
+
+
+# bikes pairs inside one shot where the picture pans under the overlays (the fill runs on all
+# of them, see test_fill_ran); the other triplets above are mostly still camera
+OVERLAID = (42, 66, 96, 102)
+FILL_GAIN = {"subtitle picture": 0.5, "logo picture": 0.3}  # dB over protection without fill
 
 
 @pytest.fixture(scope="module")
 def overlaid(sample_frames):
-    """Overlay pixels, boxes and whole frames, protection off/on: bikes (moving footage) with
-    a burned-in subtitle and corner logo; the truth is the same overlay on the real frame."""
-    fr = _frames(sample_frames, "bikes")
-    ov = make_overlay(*fr[0].shape[:2])
+    """Overlay pixels, boxes, the boxes' picture pixels and whole frames, protection off / on
+    without the fill / on with it (``fill``): bikes with a burned-in subtitle (outline letters,
+    or a boxed caption on an opaque plate) and a corner logo; the truth is the same overlay on
+    the real frame. ``<region> picture clean``: the same model on the footage without the
+    overlay, on the same picture pixels."""
+    fr = sample_frames("bikes", max(OVERLAID) + 3)
     objs = {n: load_interpolator(ModelConfig(model=n, device="cpu", precision="fp32",
                                              protect_static=True))
             for n in ("rife-4.25", "rife-ensemble")}
     res: dict = {}
-    for i in TRIPLETS["bikes"][:4]:
-        a, gt, b = (ov.burn(x) for x in fr[i : i + 3])
-        for name, ens in objs.items():
-            assert ens.protect_static
-            for tag, o in zip(("off", "on"), _off_on(ens, a, b)):
-                d = res.setdefault(name, {}).setdefault(tag, {})
-                for reg in ov.regions:
-                    d.setdefault(reg, []).append(min(99.0, region_psnr(o, gt, ov.opaque[reg])))
-                    d.setdefault(reg + " box", []).append(region_psnr(o, gt, ov.regions[reg]))
-                d.setdefault("frame", []).append(psnr(o, gt))
-            assert np.array_equal(ens.interpolate(a, b, 0.5), o)  # run() protects the same
-    out = {n: {t: {k: float(np.mean(v)) for k, v in d.items()} for t, d in by.items()}
-           for n, by in res.items()}
-    for n, by in out.items():
-        print(n, " ".join(f"{k} {by['off'][k]:.2f} -> {by['on'][k]:.2f}" for k in by["off"]))
-    return out
+    for style in ("outline", "boxed"):
+        ov = make_overlay(*fr[0].shape[:2], style=style)
+        for i in OVERLAID:
+            a, gt, b = (ov.burn(x) for x in fr[i : i + 3])
+            for name, ens in objs.items():
+                assert ens.protect_static and ens.fill_overlays
+                outs = _variants(ens, a, b)
+                clean = _variants(ens, fr[i], fr[i + 2])["off"]
+                d = res.setdefault(style, {}).setdefault(name, {})
+                d.setdefault("filled", []).append(not np.array_equal(outs["on"], outs["fill"]))
+                for tag, o in outs.items():
+                    t = d.setdefault(tag, {})
+                    for reg in ov.regions:
+                        t.setdefault(reg, []).append(min(99.0, region_psnr(o, gt,
+                                                                           ov.opaque[reg])))
+                        t.setdefault(reg + " box", []).append(
+                            min(99.0, region_psnr(o, gt, ov.regions[reg])))
+                        if ov.picture[reg].any():
+                            t.setdefault(reg + " picture", []).append(
+                                region_psnr(o, gt, ov.picture[reg]))
+                            d.setdefault("clean", {}).setdefault(reg + " picture", []).append(
+                                region_psnr(clean, fr[i + 1], ov.picture[reg]))
+                    t.setdefault("frame", []).append(psnr(o, gt))
+                assert np.array_equal(ens.interpolate(a, b, 0.5), outs["fill"])  # run() too
+    for style, by in res.items():
+        for n, d in by.items():
+            print(style, n, "filled", d["filled"])
+            for k in d["off"]:
+                print(f"  {k:18}" + "".join(f" {t} {np.mean(d[t][k]):6.2f}" for t in
+                                            ("off", "on", "fill", "clean") if k in d[t])
+                      + "   fill per pair " + " ".join(f"{x:.2f}" for x in d["fill"][k]))
+    return res
+
+
+@pytest.mark.parametrize("name", ["rife-4.25", "rife-ensemble"])
+def test_fill_ran(overlaid, name):
+    assert all(overlaid["outline"][name]["filled"]) and all(overlaid["boxed"][name]["filled"])
 
 
 @pytest.mark.parametrize("name", ["rife-4.25", "rife-ensemble"])
 def test_protection_keeps_burned_in_overlays_sharp(overlaid, name):
-    off, on = overlaid[name]["off"], overlaid[name]["on"]
-    assert on["subtitle"] >= 45 and on["logo"] >= 45  # the overlay's own pixels
+    d = overlaid["outline"][name]
+    off, on = ({k: np.mean(v) for k, v in d[t].items()} for t in ("off", "fill"))
+    assert min(d["fill"]["subtitle"]) >= 45 and min(d["fill"]["logo"]) >= 45  # own pixels
     assert on["subtitle"] > off["subtitle"] + 5
-    assert on["subtitle box"] >= off["subtitle box"] and on["logo box"] >= off["logo box"] - 0.01
+    assert on["subtitle box"] > off["subtitle box"] + 1 and on["logo box"] >= off["logo box"]
     assert on["frame"] >= off["frame"]
+
+
+@pytest.mark.parametrize("name", ["rife-4.25", "rife-ensemble"])
+def test_fill_gives_the_picture_between_the_letters_its_motion_back(overlaid, name):
+    """The box's picture pixels (between the letters, the margins): with the fill closer to
+    what the model makes of them without any overlay, and the frame no worse."""
+    d = overlaid["outline"][name]
+    on, fill, clean = ({k: np.mean(v) for k, v in d[t].items()} for t in ("on", "fill", "clean"))
+    for reg in ("subtitle picture", "logo picture"):
+        assert fill[reg] > on[reg] + FILL_GAIN[reg]
+        assert fill[reg] <= clean[reg] + 1.0  # measured against something that can be reached
+    assert fill["frame"] >= on["frame"]
+    assert fill["subtitle box"] > on["subtitle box"]
+
+
+@pytest.mark.parametrize("name", ["rife-4.25", "rife-ensemble"])
+def test_boxed_caption_is_as_sharp_as_the_source(overlaid, name):
+    d = overlaid["boxed"][name]
+    assert min(d["fill"]["subtitle box"]) >= 45  # the plate and its letters: all overlay
+    assert np.mean(d["fill"]["frame"]) >= np.mean(d["off"]["frame"])
 
 
 def test_protection_costs_nothing_on_clean_footage_and_static_scenes(models, sample_frames):
     """Clean triplets: the whole frame within 0.01 dB; one real frame shown twice with
-    independent noise (sigma 1.5; truth: the frame): no worse, and still."""
+    independent noise (sigma 1.5; truth: the frame): no worse, and still (nothing filled)."""
     ens = models["rife-ensemble"]
+    prot = Ensemble(ens.members, passes=ens.passes, protect_static=True)
     rng = np.random.default_rng(7)
     for clip, starts in TRIPLETS.items():
         fr = _frames(sample_frames, clip)
         for i in starts[:2]:
-            off, on = _off_on(ens, fr[i], fr[i + 2])
-            assert psnr(on, fr[i + 1]) >= psnr(off, fr[i + 1]) - 0.01
+            o = _variants(prot, fr[i], fr[i + 2])
+            assert psnr(o["fill"], fr[i + 1]) >= psnr(o["off"], fr[i + 1]) - 0.01
         f = fr[30]
         a, b = (np.clip(f + rng.normal(0, 1.5, f.shape), 0, 255).round().astype(np.uint8)
                 for _ in range(2))
-        off, on = _off_on(ens, a, b)
-        print(clip, f"static scene PSNR {psnr(off, f):.2f} -> {psnr(on, f):.2f}")
-        assert psnr(on, f) >= psnr(off, f) - 0.01 and psnr(off, f) > 40
+        o = _variants(prot, a, b)
+        print(clip, f"static scene PSNR {psnr(o['off'], f):.3f} -> {psnr(o['fill'], f):.3f}")
+        assert np.array_equal(o["on"], o["fill"])
+        assert psnr(o["fill"], f) >= psnr(o["off"], f) - 0.01 and psnr(o["off"], f) > 40

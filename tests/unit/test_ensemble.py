@@ -196,16 +196,100 @@ def test_compose_takes_the_sources_where_weighted():
     assert overlays.compose(out, a, b, [0.25, 0.5], None) is out
 
 
-def test_protected_single_model_keeps_a_static_scene_and_the_interface(members):
+def test_protected_single_model_leaves_a_static_scene_and_keeps_the_interface(members):
+    """Nothing moves (the same frame twice, or with noise of a few levels): nothing can drag an
+    overlay, so the protected model gives exactly the plain model's frames."""
     rng = np.random.default_rng(2)
     a = rng.integers(0, 256, (40, 64, 3), dtype=np.uint8)
+    noisy = np.clip(a + rng.normal(0, 1.5, a.shape), 0, 255).round().astype(np.uint8)
+    t = lambda x: torch.from_numpy(x).permute(2, 0, 1)[None].float() / 255  # noqa: E731
+    assert overlays.detect(t(a), t(noisy)) is None
     for m in members.values():
         prot = with_overlay_protection(m)
         assert prot.info.name == m.info.name and prot.device == m.device
-        still = prot.interpolate_many(a, a.copy(), [0.25, 0.5])
-        plain = m.interpolate_many(a, a.copy(), [0.25, 0.5])
-        for s, p in zip(still, plain):
-            assert np.abs(s.astype(int) - a).mean() <= np.abs(p.astype(int) - a).mean()
+        for b in (a.copy(), noisy):
+            still = prot.interpolate_many(a, b, [0.25, 0.5])
+            plain = m.interpolate_many(a, b, [0.25, 0.5])
+            assert all(np.array_equal(s, p) for s, p in zip(still, plain))
+
+
+def _textured(seed: int) -> torch.Tensor:
+    rng = np.random.default_rng(seed)
+    x = torch.from_numpy(rng.random((1, 3, 48, 96), dtype=np.float32))
+    return torch.nn.functional.avg_pool2d(x, 3, 1, 1)
+
+
+def test_fill_mask_takes_thin_static_structure_on_moving_footage():
+    a, b = _scene(True)
+    found = overlays.detect(a, b)
+    mask, weight = overlays.fill_mask(found)
+    assert mask.shape == (1, 1, 48, 96) and mask.dtype == torch.bool
+    assert bool(mask[:, :, 10:22, 20:40].all())  # the whole patch
+    assert not bool(mask[:, :, 24:].any()) and not bool(mask[:, :, :, 44:].any())
+    assert bool((weight[mask] == 1).all())  # every filled pixel is composed from the sources
+    assert torch.equal(weight[~mask], found.weight[~mask])
+
+
+def test_fill_mask_leaves_still_cameras_and_large_still_areas_alone():
+    bg = _textured(3)
+    square = _textured(4)[:, :, :16, :16]
+    a, b = bg.clone(), bg.clone()  # a still camera: a square moves over a still background
+    a[:, :, 16:32, 20:36] = square
+    b[:, :, 16:32, 28:44] = square
+    found = overlays.detect(a, b)
+    assert found is not None and overlays.fill_mask(found) is None
+    # half of the frame pans, the other half stands still: large, so not an overlay
+    b = bg.clone()
+    b[:, :, 24:] = torch.roll(bg, 5, 3)[:, :, 24:]
+    found = overlays.detect(bg, b)
+    assert float((found.diff > overlays.MOVING).float().mean()) > overlays.PANNING
+    assert overlays.fill_mask(found) is None
+    assert overlays.fill_mask(None) is None
+    a, b = _scene(False)  # everything moves: nothing static, nothing to fill
+    assert overlays.detect(a, b) is None
+
+
+def test_fill_keeps_the_picture_and_fills_holes_from_around():
+    x = _textured(6)
+    mask = torch.zeros(1, 1, 48, 96, dtype=torch.bool)
+    mask[:, :, 20:26, 30:60] = True
+    out = overlays.fill(x, mask)
+    assert out.shape == x.shape and out.dtype == x.dtype
+    assert torch.equal(out[~mask.expand_as(x)], x[~mask.expand_as(x)])
+    ramp = torch.linspace(0, 1, 96).view(1, 1, 1, 96).expand(1, 3, 48, 96).contiguous()
+    hole = ramp.clone()
+    hole[mask.expand_as(hole)] = 0.0
+    filled = overlays.fill(hole, mask)
+    assert (filled - ramp).abs().max() < 0.1  # a smooth picture comes back close
+    flat = torch.full((1, 3, 48, 96), 0.3)
+    assert torch.allclose(overlays.fill(flat, mask), flat)
+
+
+def test_ensemble_prepares_filled_frames_only_when_an_overlay_is_found(members, monkeypatch):
+    calls = []
+    for key, m in members.items():
+        orig = m.prepare
+        monkeypatch.setattr(m, "prepare", lambda img, orig=orig: calls.append(1) or orig(img))
+    to8 = lambda x: (x[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)  # noqa: E731
+    ens = Ensemble(members, ENSEMBLES["rife-ensemble"], protect_static=True)
+    views = len(ens._views)
+    a, b = (to8(x) for x in _scene(True))
+    p0, p1 = ens.prepare(a), ens.prepare(b)
+    calls.clear()
+    outs = ens.run(p0, p1, [0.25, 0.5])
+    assert len(calls) == 2 * views  # both frames again, filled
+    assert all(o.shape == a.shape and o.dtype == np.uint8 for o in outs)
+    assert all(np.array_equal(o[10:22, 20:40], a[10:22, 20:40]) for o in outs)
+    calls.clear()
+    plain = Ensemble(members, ENSEMBLES["rife-ensemble"], protect_static=True,
+                     fill_overlays=False)
+    unfilled = plain.run(p0, p1, [0.5])[0]
+    assert not calls and not np.array_equal(unfilled, outs[1])  # the fill changed the picture
+    a, b = (to8(x) for x in _scene(False))
+    q0, q1 = ens.prepare(a), ens.prepare(b)
+    calls.clear()
+    ens.run(q0, q1, [0.5])
+    assert not calls  # nothing found, nothing prepared again
 
 
 # ---- the one way to a model: load_interpolator ------------------------------------------------
@@ -259,13 +343,16 @@ def test_protect_static_is_one_option_everywhere():
 
 def test_protection_keeps_a_static_patch_exact(members):
     """A static striped patch over moving texture: with protection the patch is the source's,
-    to the level, at every timestep; the same call without it is the plain ensemble."""
+    to the level, at every timestep; without the fill, the moving picture is the plain
+    ensemble's (with it the networks ran on other frames)."""
     a, b = _scene(True)
     a8, b8 = ((x[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for x in (a, b))
-    prot = Ensemble(members, ENSEMBLES["rife-ensemble"], protect_static=True)
     plain = Ensemble(members, ENSEMBLES["rife-ensemble"], protect_static=False)
-    for o in prot.interpolate_many(a8, b8, [0.25, 0.5, 0.75]):
-        assert np.array_equal(o[10:22, 20:40], a8[10:22, 20:40])
+    for fill in (True, False):
+        prot = Ensemble(members, ENSEMBLES["rife-ensemble"], protect_static=True,
+                        fill_overlays=fill)
+        for o in prot.interpolate_many(a8, b8, [0.25, 0.5, 0.75]):
+            assert np.array_equal(o[10:22, 20:40], a8[10:22, 20:40])
     p, q = prot.interpolate(a8, b8), plain.interpolate(a8, b8)
     assert np.array_equal(p[30:], q[30:])  # the moving picture is left alone
 
