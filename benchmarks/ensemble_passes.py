@@ -147,8 +147,10 @@ def main() -> None:
                   f"x{r['cost']:.2f}  {' + '.join(r['passes'])}")
     out = Path(args.json) if args.json else ROOT / "benchmarks" / "results" / (
         datetime.date.today().isoformat() + "-ensemble-passes-cpu.json")
-    out.write_text(json.dumps({"offsets": args.offsets, "windows": args.windows, "cells": cells,
-                               "ms": ms, "subsets": rows}, indent=1))
+    head = json.dumps({"offsets": args.offsets, "windows": args.windows, "cells": cells,
+                       "ms": ms}, indent=1)[:-2]
+    body = ",\n".join("  " + json.dumps(r) for r in rows)  # one subset a line
+    out.write_text(head + ',\n "subsets": [\n' + body + "\n ]\n}\n")
     print(f"\nwrote {out}")
 
 

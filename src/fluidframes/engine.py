@@ -375,7 +375,7 @@ def load_interpolator(config: ModelConfig) -> Interpolator | Ensemble:
                 scale = max(0.25, config.scale * p.scale)  # the smallest flow scale there is
                 members[key] = Interpolator.from_config(dataclasses.replace(
                     config, model=p.model, scale=scale, quality=None, protect_static=False))
-        return Ensemble(members, spec, protect_static=config.protect_static or None)
+        return Ensemble(members, spec, protect_static=config.protect_static)  # None: spec's
     interp = Interpolator.from_config(config)
     if config.protect_static:
         from .ensemble import with_overlay_protection

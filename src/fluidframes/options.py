@@ -312,11 +312,15 @@ class ModelConfig(_Options):
     threads: int | None = option(
         None, "int", "CPU threads for inference (default: one per physical core)",
         min=1, max=MAX_THREADS, group="model", metavar="N")
-    protect_static: bool = option(
-        False, "bool", "static-overlay protection: burned-in subtitles, logos and letterbox "
+    # None: the model's own default (on in the ensembles, off in single models)
+    protect_static: bool | None = option(
+        None, "bool", "static-overlay protection: burned-in subtitles, logos and letterbox "
         "bars that stand still while the picture moves are taken from the source frames "
-        "instead of being dragged by the flow", group="model", web=True, advanced=True,
-        label="Protect static overlays")
+        "instead of being dragged by the flow (default: on in rife-ensemble and "
+        "rife-ensemble-max, off otherwise; --no-protect-static turns it off)", group="model",
+        web=True, advanced=True, label="Protect static overlays",
+        web_help="keep burned-in subtitles, logos and letterbox bars still (default: on in "
+        "the ensembles, off for single models)")
     quality: str | None = option(
         None, "choice", "preset: fast (rife-4.6, flow at half resolution), balanced (rife-4.25, the default) or best "
         "(rife-ensemble-max, fp32: the most accurate, ~6x slower); options you give yourself "
@@ -556,6 +560,9 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type[_Options], *,
         if s.kind == "bool":
             g.add_argument(flag, dest=name, action="store_const", const=not s.invert,
                            default=defaults.get(name), help=help_text)
+            if cls.__dataclass_fields__[name].default is None:  # unset, on or off
+                g.add_argument("--no-" + flag[2:], dest=name, action="store_const",
+                               const=False, help=argparse.SUPPRESS)
         else:
             g.add_argument(flag, dest=name, default=defaults.get(name), help=help_text,
                            metavar=s.metavar or name.upper())

@@ -311,6 +311,25 @@ def test_load_interpolator_builds_the_named_ensemble_from_member_configs(
     assert ens.protect_static is ENSEMBLES[name].protect_static
     on = load_interpolator(ModelConfig(model=name, protect_static=True))
     assert on.protect_static
+    off = load_interpolator(ModelConfig(model=name, protect_static=False))  # the user's "off"
+    assert off.protect_static is False
+
+
+def test_protect_static_unset_on_or_off_from_the_cli_and_the_form():
+    """Three states: not given (the model's default), --protect-static, --no-protect-static;
+    the web form offers the same three (a select, not a checkbox that always sends false)."""
+    import argparse
+
+    from fluidframes.options import add_arguments, json_schema, parse_form
+
+    ap = argparse.ArgumentParser()
+    add_arguments(ap, ModelConfig)
+    for argv, want in (([], None), (["--protect-static"], True), (["--no-protect-static"], False)):
+        assert ap.parse_args(argv).protect_static is want
+    assert "default" not in json_schema()["protect_static"]
+    assert parse_form({"protect_static": "false"})["protect_static"] is False
+    assert parse_form({}).get("protect_static") is None
+    assert ModelConfig(model="rife-ensemble").validated().protect_static is None
 
 
 def test_quality_best_is_an_ensemble():

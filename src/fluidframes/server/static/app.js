@@ -68,6 +68,11 @@ function control(name, spec) {
     input = el("select", { id, name });
     for (const m of config.models) input.append(el("option", { value: m }, m));
     input.value = config.default_model;
+  } else if (spec.type === "boolean" && spec.default == null) {
+    // no default in the schema: the model decides (e.g. on in the ensembles), so three states
+    input = el("select", { id, name });
+    for (const [v, text] of [["", "default"], ["true", "on"], ["false", "off"]])
+      input.append(el("option", { value: v }, text));
   } else if (spec.type === "boolean") {
     input = el("input", { id, name, type: "checkbox" });
     input.checked = !!spec.default;
@@ -99,8 +104,9 @@ function control(name, spec) {
   const label = el("label", { for: id }, spec.title || name);
   const helpEl = help ? el("small", { id: help, class: "help" }, spec.description) : null;
   const errEl = el("small", { id: "err-" + name, class: "field-err", hidden: true });
-  const wrap = el("div", { class: "field " + (spec.type === "boolean" ? "check" : ""), "data-field": name });
-  const parts = spec.type === "boolean" ? [input, label, helpEl, errEl]
+  const check = input.type === "checkbox";
+  const wrap = el("div", { class: "field " + (check ? "check" : ""), "data-field": name });
+  const parts = check ? [input, label, helpEl, errEl]
     : [label, input, input._datalist, helpEl, errEl];
   wrap.append(...parts.filter(Boolean));
   return wrap;
