@@ -142,13 +142,13 @@ ENSEMBLES: dict[str, EnsembleSpec] = {
             "rife-ensemble",
             (Pass("rife-4.6"), Pass("rife-4.6", reverse=True)),
             "balanced: rife-4.6 forward and time-reversed, averaged",
-            cost=2.0, gain_db=0.4, protect_static=True),
+            cost=2.2, gain_db=0.59, protect_static=True),
         EnsembleSpec(
             "rife-ensemble-max",
             (Pass("rife-4.25", reverse=True), Pass("rife-4.25", "v"), Pass("rife-4.6"),
              Pass("rife-4.6", reverse=True), Pass("rife-4.6", "h")),
             "best: rife-4.25 time-reversed and upside down, rife-4.6 as is, time-reversed and "
-            "mirrored, averaged", cost=5.0, gain_db=0.55, protect_static=True),
+            "mirrored, averaged", cost=5.3, gain_db=0.67, protect_static=True),
     )
 }
 
