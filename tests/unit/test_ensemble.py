@@ -292,6 +292,26 @@ def test_ensemble_prepares_filled_frames_only_when_an_overlay_is_found(members, 
     assert not calls  # nothing found, nothing prepared again
 
 
+def test_filled_pairs_keep_alpha_and_16_bit_frames(members, monkeypatch):
+    """The fill path (frames prepared again from the filled sources) with RGBA and uint16
+    input: the output keeps the input's channels and dtype, and the static patch is exact."""
+    fills = []
+    orig = overlays.fill
+    monkeypatch.setattr(overlays, "fill", lambda x, m, **kw: fills.append(x.shape[1]) or
+                        orig(x, m, **kw))
+    ens = Ensemble(members, ENSEMBLES["rife-ensemble"], protect_static=True)
+    a, b = (x[0].permute(1, 2, 0).numpy() for x in _scene(True))
+    for peak, dtype in ((255, np.uint8), (65535, np.uint16)):
+        x, y = ((v * peak).round().astype(dtype) for v in (a, b))
+        x4, y4 = (np.concatenate((v, np.full(v.shape[:2] + (1,), peak, dtype)), 2)
+                  for v in (x, y))
+        for p, q in ((x, y), (x4, y4)):
+            out = ens.interpolate(p, q, 0.5)
+            assert out.shape == p.shape and out.dtype == dtype
+            assert np.array_equal(out[10:22, 20:40], p[10:22, 20:40])
+    assert fills == [3, 3, 4, 4] * 2  # every pair went through the fill, both frames
+
+
 # ---- the one way to a model: load_interpolator ------------------------------------------------
 
 @pytest.mark.parametrize("name", list(ENSEMBLES))
