@@ -52,18 +52,33 @@ def candidate_passes() -> list[Pass]:
     return [Pass(m, flip, rev) for m in MODELS for flip, rev in VIEWS]
 
 
+def dense_windows(name: str, count: int) -> list[int]:
+    """Every t=0.5 triplet of the clip that crosses no cut or duplicate, thinned to every
+    ``DENSE_STEP``-th for the 720p clip (time)."""
+    good = sorted(set(windows(name, count, 2, 4 * count, 0.0)))
+    return good[:: DENSE_STEP.get(name, 1)]
+
+
+DENSE_STEP = {"bigbuckbunny": 3}
+
+
 def scores(union: Ensemble, passes: list[Pass], offsets: list[float], count: int,
-           max_passes: int) -> dict[str, dict[tuple[int, ...], float]]:
-    """{cell: {subset (pass indices): mean PSNR of the subset's mean}}."""
+           max_passes: int, dense: bool = False) -> dict[str, dict[tuple[int, ...], float]]:
+    """{cell: {subset (pass indices): mean PSNR of the subset's mean}}; ``dense``: one cell
+    per clip with every t=0.5 triplet (:func:`dense_windows`) instead of the offsets' windows."""
     subsets = [c for k in range(1, max_passes + 1)
                for c in itertools.combinations(range(len(passes)), k)]
     out: dict[str, dict[tuple[int, ...], float]] = {}
-    for offset in offsets:
+    for offset in ([None] if dense else offsets):
         for clip in CLIPS:
             fr = decode(clip)
             for mode, (span, ts) in MODES.items():
+                if dense and mode != "t=0.5":
+                    continue
                 per: dict[tuple[int, ...], list[float]] = {s: [] for s in subsets}
-                for i in windows(clip, len(fr), span, count, offset):
+                starts = (dense_windows(clip, len(fr)) if dense
+                          else windows(clip, len(fr), span, count, offset))
+                for i in starts:
                     p0, p1 = union.prepare(fr[i]), union.prepare(fr[i + span])
                     frames, _ = union.candidates(p0, p1, ts)
                     for j, t in enumerate(ts):
@@ -77,8 +92,9 @@ def scores(union: Ensemble, passes: list[Pass], offsets: list[float], count: int
                             x = x.div_(len(s)).mul_(255).round_().clamp_(0, 255).div_(255)
                             mse = float((x - truth).square_().mean())
                             per[s].append(10 * np.log10(1 / max(mse, 1e-12)))
-                    print(f"  offset {offset} {clip} {mode} window {i}", flush=True)
-                out[f"{offset} {clip} {mode}"] = {s: float(np.mean(v)) for s, v in per.items()}
+                    print(f"  {offset or 'dense'} {clip} {mode} window {i}", flush=True)
+                out[f"{offset if offset is not None else 'dense'} {clip} {mode}"] = {
+                    s: float(np.mean(v)) for s, v in per.items()}
     return out
 
 
@@ -113,6 +129,8 @@ def subset_cost(passes: list[Pass], subset: tuple[int, ...], ms: dict) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--offsets", type=float, nargs="+", default=[0.0, 0.5])
+    ap.add_argument("--dense", action="store_true",
+                    help="every t=0.5 triplet of each clip (one cell per clip) instead")
     ap.add_argument("--windows", type=int, default=6)
     ap.add_argument("--max-passes", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=4)
@@ -127,7 +145,7 @@ def main() -> None:
     passes = candidate_passes()
     union = Ensemble({(m, 1.0): it for m, it in members.items()}, passes=passes)
     ms = costs(members, args.rounds)
-    table = scores(union, passes, args.offsets, args.windows, args.max_passes)
+    table = scores(union, passes, args.offsets, args.windows, args.max_passes, args.dense)
     base = passes.index(Pass("rife-4.25"))
     cells = list(table)
     rows = []
@@ -146,8 +164,10 @@ def main() -> None:
             print(f"  {r['gain_db']:+.3f} dB  worst {r['worst_cell_db']:+.2f}  "
                   f"x{r['cost']:.2f}  {' + '.join(r['passes'])}")
     out = Path(args.json) if args.json else ROOT / "benchmarks" / "results" / (
-        datetime.date.today().isoformat() + "-ensemble-passes-cpu.json")
-    head = json.dumps({"offsets": args.offsets, "windows": args.windows, "cells": cells,
+        datetime.date.today().isoformat() + "-ensemble-passes" + ("-dense" if args.dense else "")
+        + "-cpu.json")
+    head = json.dumps({"offsets": None if args.dense else args.offsets, "dense": args.dense,
+                       "windows": args.windows, "cells": cells,
                        "ms": ms}, indent=1)[:-2]
     body = ",\n".join("  " + json.dumps(r) for r in rows)  # one subset a line
     out.write_text(head + ',\n "subsets": [\n' + body + "\n ]\n}\n")

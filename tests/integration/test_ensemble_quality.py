@@ -1,10 +1,11 @@
 """Ensembles and static-overlay protection with real weights on real footage.
 
 Models come from ``load_interpolator`` as every shell gets them, fp32 (the faster CPU path where
-bf16 is emulated, and what ``--quality best`` uses). Drop-frame triplets (frames i, i+2 predict
-i+1) from bikes and carphone at native size (the 720p clip is left to
-benchmarks/ensemble_quality.py, for time), inside one shot, none at the development positions
-the passes and overlay settings were chosen on. The full table: benchmarks/README.md.
+bf16 is emulated, and what ``--quality best`` uses). Quality: every 6th drop-frame triplet
+(frames i, i+2 predict i+1) inside one shot of bikes and carphone at native size (the 720p clip
+is left to benchmarks/ensemble_quality.py, for time): single triplets swing by +-2 dB between
+models on fast motion, so a handful of them cannot tell a 0.4 dB gain from noise. The full
+table: benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ from fluidframes.options import ModelConfig
 pytestmark = pytest.mark.integration
 
 # bikes cuts after 29, 75, 136, 186, 241
+CUTS = {"bikes": (29, 75, 136, 186, 241), "carphone": ()}
+LENGTH = {"bikes": 250, "carphone": 120}  # frames decoded
 TRIPLETS = {"bikes": (12, 55, 100, 160, 210), "carphone": (11, 29, 48, 67, 87)}
+SCORED = {c: [i for i in range(0, LENGTH[c] - 2) if not any(i <= k < i + 2 for k in CUTS[c])][::6]
+          for c in CUTS}
 NAMES = ("rife-4.25", "rife-ensemble", "rife-ensemble-max")
 
 
@@ -37,60 +42,53 @@ def _frames(sample_frames, clip):
 
 @pytest.fixture(scope="module")
 def scores(models, sample_frames):
-    """{clip: {model: (psnr, ssim) means}} at t=0.5. rife-4.25 by its own ``interpolate``; the
-    ensembles from one set of passes (an ensemble of all their passes, each combining its own
-    candidates as its ``run`` does; checked against ``run`` on one triplet)."""
-    ens = {n: models[n] for n in NAMES[1:]}
-    members = {k: m for e in ens.values() for k, m in e.members.items()}
-    passes = tuple(dict.fromkeys(p for e in ens.values() for p in e.passes))
-    union = Ensemble(members, passes=passes)
+    """{clip: {model: (psnr, ssim) means}} at t=0.5, every model by its own ``interpolate``
+    (the ensembles as shipped: protection on)."""
     table = {}
-    for clip, starts in TRIPLETS.items():
-        fr = _frames(sample_frames, clip)
+    for clip, starts in SCORED.items():
+        fr = sample_frames(clip, LENGTH[clip])
         rows: dict[str, list] = {}
         for i in starts:
             a, gt, b = fr[i], fr[i + 1], fr[i + 2]
-            outs = {"rife-4.25": models["rife-4.25"].interpolate(a, b, 0.5)}
-            p0, p1 = union.prepare(a), union.prepare(b)
-            cand = dict(zip(passes, zip(*union.candidates(p0, p1, [0.5]))))
-            for name, e in ens.items():
-                frames, res = zip(*(cand[p] for p in e.passes))
-                outs[name] = union._to_numpy(e.combine(list(frames), list(res)), p0)[0]
-                if clip == "carphone" and i == starts[0]:  # cheap: 176x144
-                    assert np.abs(e.interpolate(a, b, 0.5).astype(int) - outs[name]).max() <= 1
-            for name, o in outs.items():
+            for name, m in models.items():
+                o = m.interpolate(a, b, 0.5)
                 rows.setdefault(name, []).append((psnr(o, gt), ssim(o, gt)))
         table[clip] = {k: tuple(np.mean(v, axis=0)) for k, v in rows.items()}
         for k, v in rows.items():
             print(f"{clip:9} {k:18} PSNR {table[clip][k][0]:6.2f}  SSIM {table[clip][k][1]:.4f}"
-                  f"  per triplet {' '.join(f'{x[0]:.2f}' for x in v)}")
+                  f"  ({len(v)} triplets)")
     return table
 
 
-@pytest.mark.parametrize("name,floor", [("rife-ensemble", 0.1), ("rife-ensemble-max", 0.2)])
+@pytest.mark.parametrize("name,floor", [("rife-ensemble", 0.2), ("rife-ensemble-max", 0.35)])
 def test_ensembles_beat_rife425(scores, name, floor):
-    gains = [scores[c][name][0] - scores[c]["rife-4.25"][0] for c in TRIPLETS]
+    """Every triplet of these clips (benchmarks/ensemble_passes.py --dense) measured +0.43 /
+    +0.55 dB (rife-ensemble) and +0.67 / +0.69 (max) on bikes / carphone."""
+    gains = [scores[c][name][0] - scores[c]["rife-4.25"][0] for c in SCORED]
     print(name, "gains dB", [f"{g:+.3f}" for g in gains])
     assert np.mean(gains) > floor
-    assert min(gains) > -0.05  # and no clip worse
-    assert all(scores[c][name][1] >= scores[c]["rife-4.25"][1] - 1e-4 for c in TRIPLETS)
+    assert min(gains) > 0.05  # every clip better
+    assert all(scores[c][name][1] >= scores[c]["rife-4.25"][1] for c in SCORED)
 
 
 def test_max_beats_balanced(scores):
-    mean = {n: np.mean([scores[c][n][0] for c in TRIPLETS]) for n in NAMES[1:]}
+    mean = {n: np.mean([scores[c][n][0] for c in SCORED]) for n in NAMES[1:]}
     assert mean["rife-ensemble-max"] > mean["rife-ensemble"]
 
 
 def test_multi4_gain(models, sample_frames):
-    """t = .25/.5/.75 from frames i and i+4, one batch per pass, frames of the input's shape."""
-    fr = _frames(sample_frames, "carphone")
-    a, b, truth = fr[45], fr[49], fr[46:49]
-    single = models["rife-4.25"].interpolate_many(a, b, [0.25, 0.5, 0.75])
-    ens = models["rife-ensemble"].interpolate_many(a, b, [0.25, 0.5, 0.75])
-    assert [o.shape for o in ens] == [a.shape] * 3
-    gain = np.mean([psnr(o, g) - psnr(s, g) for o, s, g in zip(ens, single, truth)])
-    print(f"multi-4 gain {gain:+.3f} dB")
-    assert gain > 0.05
+    """t = .25/.5/.75 from frames i and i+4 (ten windows of carphone), one batch per pass,
+    frames of the input's shape."""
+    fr = sample_frames("carphone", LENGTH["carphone"])
+    gains = []
+    for i in range(0, LENGTH["carphone"] - 4, 12):
+        a, b, truth = fr[i], fr[i + 4], fr[i + 1 : i + 4]
+        single = models["rife-4.25"].interpolate_many(a, b, [0.25, 0.5, 0.75])
+        ens = models["rife-ensemble"].interpolate_many(a, b, [0.25, 0.5, 0.75])
+        assert [o.shape for o in ens] == [a.shape] * 3
+        gains += [psnr(o, g) - psnr(s, g) for o, s, g in zip(ens, single, truth)]
+    print(f"multi-4 gain {np.mean(gains):+.3f} dB over {len(gains)} frames")
+    assert np.mean(gains) > 0.05
 
 
 def _variants(ens: Ensemble, a, b) -> dict[str, np.ndarray]:

@@ -140,8 +140,8 @@ ENSEMBLES: dict[str, EnsembleSpec] = {
     for e in (
         EnsembleSpec(
             "rife-ensemble",
-            (Pass("rife-4.6"), Pass("rife-4.6", reverse=True)),
-            "balanced: rife-4.6 forward and time-reversed, averaged",
+            (Pass("rife-4.25"), Pass("rife-4.6", reverse=True)),
+            "balanced: rife-4.25 forward and rife-4.6 time-reversed, averaged",
             cost=2.2, gain_db=0.59, protect_static=True),
         EnsembleSpec(
             "rife-ensemble-max",
