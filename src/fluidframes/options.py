@@ -323,7 +323,7 @@ class ModelConfig(_Options):
         "the ensembles, off for single models)")
     quality: str | None = option(
         None, "choice", "preset: fast (rife-4.6, flow at half resolution), balanced (rife-4.25, the default) or best "
-        "(rife-ensemble-max, fp32: the most accurate, ~6x slower); options you give yourself "
+        "(rife-ensemble-max, fp32: the most accurate, ~5x slower); options you give yourself "
         "win",
         choices=tuple(QUALITY_PRESETS), group="model", web=True)
 

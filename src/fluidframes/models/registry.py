@@ -142,7 +142,7 @@ ENSEMBLES: dict[str, EnsembleSpec] = {
             "rife-ensemble",
             (Pass("rife-4.25"), Pass("rife-4.6", reverse=True)),
             "balanced: rife-4.25 forward and rife-4.6 time-reversed, averaged",
-            cost=2.2, gain_db=0.59, protect_static=True),
+            cost=2.1, gain_db=0.54, protect_static=True),
         EnsembleSpec(
             "rife-ensemble-max",
             (Pass("rife-4.25", reverse=True), Pass("rife-4.25", "v"), Pass("rife-4.6"),
