@@ -46,7 +46,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
-from overlay_footage import make_overlay, region_psnr  # noqa: E402
+from overlay_footage import (  # noqa: E402
+    make_overlay, protection_variants, region_psnr, region_scores)
 
 from fluidframes import overlays  # noqa: E402
 from fluidframes.engine import load_interpolator  # noqa: E402
@@ -165,20 +166,6 @@ def speed(objs: dict, rounds: int) -> dict:
     return out
 
 
-def _overlay_frames(ens: Ensemble, a: np.ndarray, b: np.ndarray) -> dict[str, np.ndarray]:
-    """t=0.5 between ``a`` and ``b``: protection off, on without the fill, on (as ``run``)."""
-    p0, p1 = ens.prepare(a), ens.prepare(b)
-    s0, s1 = ens._source(p0), ens._source(p1)
-    out = ens.combine(*ens.candidates(p0, p1, [0.5]))
-    found = overlays.detect(s0, s1)
-    q0, q1, weight = ens.filled(p0, p1, s0, s1, found)
-    on = overlays.compose(out, s0, s1, [0.5], None if found is None else found.weight)
-    fill = on if q0 is p0 else overlays.compose(ens.combine(*ens.candidates(q0, q1, [0.5])),
-                                                s0, s1, [0.5], weight)
-    return {tag: ens._to_numpy(x, p0)[0] for tag, x in (("off", out), ("on", on),
-                                                         ("on+fill", fill))}
-
-
 def overlay_results(it425, ensembles: dict, per_clip: int) -> dict:
     """Overlays burned into real footage, protection off / on without the fill / on (with the
     fill, as ``run`` does it), and a static scene.
@@ -202,8 +189,8 @@ def overlay_results(it425, ensembles: dict, per_clip: int) -> dict:
             for i in windows(clip, len(fr), 2, per_clip):
                 a, g, b = (ov.burn(x) for x in (fr[i], fr[i + 1], fr[i + 2]))
                 for name, ens in objs.items():
-                    outs = _overlay_frames(ens, a, b)
-                    clean = _overlay_frames(ens, fr[i], fr[i + 2])["off"]
+                    outs = dict(zip(("off", "on", "on+fill"), protection_variants(ens, a, b)))
+                    clean = protection_variants(ens, fr[i], fr[i + 2])[0]
                     d = res.setdefault(clip, {}).setdefault(style, {}).setdefault(name, {})
                     d.setdefault("filled", []).append(
                         float(not np.array_equal(outs["on"], outs["on+fill"])))
@@ -213,22 +200,15 @@ def overlay_results(it425, ensembles: dict, per_clip: int) -> dict:
                                 region_psnr(clean, fr[i + 1], ov.picture[reg]))
                     for tag, o in outs.items():
                         t = d.setdefault(tag, {})
-                        for reg in ov.regions:
-                            t.setdefault(reg, []).append(min(99.0, region_psnr(o, g,
-                                                                               ov.opaque[reg])))
-                            t.setdefault(reg + " box", []).append(
-                                min(99.0, region_psnr(o, g, ov.regions[reg])))
-                            if ov.picture[reg].any():
-                                t.setdefault(reg + " picture", []).append(
-                                    region_psnr(o, g, ov.picture[reg]))
-                        t.setdefault("frame", []).append(psnr(o, g))
+                        for k, v in region_scores(ov, o, g).items():
+                            t.setdefault(k, []).append(v)
     static: dict = {}
     for clip in CLIPS:
         f = decode(clip)[30]
         a, b = (np.clip(f + rng.normal(0, 1.5, f.shape), 0, 255).round().astype(np.uint8)
                 for _ in range(2))
         for name, ens in objs.items():
-            outs = _overlay_frames(ens, a, b)
+            outs = dict(zip(("off", "on", "on+fill"), protection_variants(ens, a, b)))
             static.setdefault(clip, {})[name] = {tag: psnr(o, f) for tag, o in outs.items()}
 
     def mean(v):

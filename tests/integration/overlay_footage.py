@@ -86,3 +86,35 @@ def region_psnr(out: np.ndarray, truth: np.ndarray, region: np.ndarray) -> float
     diff = out[region].astype(np.float64) - truth[region].astype(np.float64)
     mse = float(np.mean(diff**2))
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def region_scores(ov: Overlay, out: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """PSNR per overlay of its own pixels and of its box (capped at 99 dB: exact), of the box's
+    picture pixels where it has any (uncapped), and of the whole frame."""
+    from fluidframes.metrics import psnr
+
+    scores = {}
+    for reg in ov.regions:
+        scores[reg] = min(99.0, region_psnr(out, truth, ov.opaque[reg]))
+        scores[reg + " box"] = min(99.0, region_psnr(out, truth, ov.regions[reg]))
+        if ov.picture[reg].any():
+            scores[reg + " picture"] = region_psnr(out, truth, ov.picture[reg])
+    scores["frame"] = psnr(out, truth)
+    return scores
+
+
+def protection_variants(ens, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
+    """t=0.5 between ``a`` and ``b`` from a :class:`fluidframes.ensemble.Ensemble`: protection
+    off, on without the fill, and on with it (what ``run`` does); one set of passes for the
+    first two, run again on the filled pair only where the fill applies."""
+    from fluidframes import overlays
+
+    p0, p1 = ens.prepare(a), ens.prepare(b)
+    s0, s1 = ens._source(p0), ens._source(p1)
+    out = ens.combine(*ens.candidates(p0, p1, [0.5]))
+    found = overlays.detect(s0, s1)
+    q0, q1, weight = ens.filled(p0, p1, s0, s1, found)
+    on = overlays.compose(out, s0, s1, [0.5], None if found is None else found.weight)
+    fill = on if q0 is p0 else overlays.compose(ens.combine(*ens.candidates(q0, q1, [0.5])),
+                                                s0, s1, [0.5], weight)
+    return tuple(ens._to_numpy(x, p0)[0] for x in (out, on, fill))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from overlay_footage import make_overlay, region_psnr
+from overlay_footage import make_overlay, protection_variants, region_psnr, region_scores
 
 from fluidframes.engine import load_interpolator
 from fluidframes.ensemble import Ensemble
@@ -92,15 +92,8 @@ def test_multi4_gain(models, sample_frames):
 
 
 def _variants(ens: Ensemble, a, b) -> dict[str, np.ndarray]:
-    """t=0.5 with protection off, on without the fill, and on as ``run`` does it (one set of
-    passes for the first two; the fill runs them again on the filled frames when it fills)."""
-    p0, p1 = ens.prepare(a), ens.prepare(b)
-    out = ens.combine(*ens.candidates(p0, p1, [0.5]))
-    nofill = Ensemble(ens.members, passes=ens.passes, weighting=ens.weighting,
-                      protect_static=True, fill_overlays=False)
-    return {"off": ens._to_numpy(out, p0)[0],
-            "on": nofill._to_numpy(nofill.blend(p0, p1, [0.5]), p0)[0],
-            "fill": ens._to_numpy(ens.blend(p0, p1, [0.5]), p0)[0]}
+    """t=0.5 with protection off, on without the fill, and on as ``run`` does it."""
+    return dict(zip(("off", "on", "fill"), protection_variants(ens, a, b)))
 
 
 # bikes pairs inside one shot where the picture pans under the overlays (the fill runs on all
@@ -131,19 +124,14 @@ def overlaid(sample_frames):
                 clean = _variants(ens, fr[i], fr[i + 2])["off"]
                 d = res.setdefault(style, {}).setdefault(name, {})
                 d.setdefault("filled", []).append(not np.array_equal(outs["on"], outs["fill"]))
+                for reg in ov.regions:
+                    if ov.picture[reg].any():
+                        d.setdefault("clean", {}).setdefault(reg + " picture", []).append(
+                            region_psnr(clean, fr[i + 1], ov.picture[reg]))
                 for tag, o in outs.items():
                     t = d.setdefault(tag, {})
-                    for reg in ov.regions:
-                        t.setdefault(reg, []).append(min(99.0, region_psnr(o, gt,
-                                                                           ov.opaque[reg])))
-                        t.setdefault(reg + " box", []).append(
-                            min(99.0, region_psnr(o, gt, ov.regions[reg])))
-                        if ov.picture[reg].any():
-                            t.setdefault(reg + " picture", []).append(
-                                region_psnr(o, gt, ov.picture[reg]))
-                            d.setdefault("clean", {}).setdefault(reg + " picture", []).append(
-                                region_psnr(clean, fr[i + 1], ov.picture[reg]))
-                    t.setdefault("frame", []).append(psnr(o, gt))
+                    for k, v in region_scores(ov, o, gt).items():
+                        t.setdefault(k, []).append(v)
                 assert np.array_equal(ens.interpolate(a, b, 0.5), outs["fill"])  # run() too
     for style, by in res.items():
         for n, d in by.items():
