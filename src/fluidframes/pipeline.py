@@ -259,8 +259,9 @@ class _Run:
             report = self._finalize(video_tmp)
         except KeyboardInterrupt:
             raise CancelledError(self._stopped_message("interrupted")) from None
-        except CancelledError:
-            raise CancelledError(self._stopped_message("cancelled")) from None
+        except CancelledError:  # the cancel event (the CLI's says why: "interrupted")
+            raise CancelledError(self._stopped_message(
+                getattr(self.cancel, "reason", "cancelled"))) from None
         except BaseException:
             if not self._completed_segments():
                 self.work.remove()

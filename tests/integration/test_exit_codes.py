@@ -80,9 +80,9 @@ def _wait_for_library(pid: int, name: str, timeout: float = 60) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc")
-@pytest.mark.parametrize("after", [0.0, 1.0])
-def test_ctrl_c_while_starting(clip, model_file, tmp_path, after):
-    # SIGINT while torch is being imported (the CLI is still starting), and a moment later
+def test_ctrl_c_while_starting(clip, model_file, tmp_path):
+    # SIGINT while torch is being imported (the CLI is still starting); other moments of a run:
+    # tests/fuzz/test_interrupts.py
     out = tmp_path / "o.mp4"
     p = subprocess.Popen(
         [sys.executable, "-m", "fluidframes.cli", "interpolate", str(clip), "-o", str(out),
@@ -90,7 +90,6 @@ def test_ctrl_c_while_starting(clip, model_file, tmp_path, after):
         stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert _wait_for_library(p.pid, "libtorch")
-    time.sleep(after)
     os.kill(p.pid, signal.SIGINT)
     _, err = p.communicate(timeout=120)
     assert p.returncode == 130, err

@@ -6,12 +6,20 @@ interrupted (Ctrl-C, at any moment, including while the command is still startin
 
 This module imports only the standard library until a command runs, so ``--help`` is fast and
 a Ctrl-C during start-up is caught like any other.
+
+Ctrl-C is handled by :mod:`.interrupts` (tests/fuzz/test_interrupts.py sends it at random
+moments).
 """
 
 from __future__ import annotations
 
 import errno
+import signal
 import sys
+import threading
+
+from .interrupts import INTERRUPTS as _INTERRUPTS
+from .interrupts import forget_caught_interrupt as _forget_caught_interrupt
 
 #: OSError numbers that mean "the user's disk or path", not our failure.
 _USER_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS,
@@ -52,6 +60,26 @@ def _oserror_line(exc: OSError) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    own = (threading.current_thread() is threading.main_thread()
+           and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    previous = signal.signal(signal.SIGINT, _INTERRUPTS.handler) if own else None
+    try:
+        code = _main(argv)
+    finally:
+        if own:
+            # the process's own command: a Ctrl-C while Python shuts down changes nothing now
+            signal.signal(signal.SIGINT, signal.SIG_IGN if argv is None else previous)
+    interrupted = _INTERRUPTS.event.is_set()
+    _INTERRUPTS.event.clear()
+    if interrupted or code == 130:
+        _forget_caught_interrupt()
+    if interrupted and code == 0:  # swallowed on its way (a library callback): it still counts
+        print("fluidframes: interrupted", file=sys.stderr)
+        code = 130
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
         import logging
@@ -64,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         from ..errors import FluidFramesError
 
+        if getattr(args, "loads_models", False):
+            with _INTERRUPTS.holding():
+                import av  # noqa: F401
+                import torch  # noqa: F401
         try:
             return args.func(args) or 0
         except FluidFramesError as exc:

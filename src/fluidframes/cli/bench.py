@@ -48,4 +48,4 @@ def add_command(sub) -> None:
     p.add_argument("--json", help="write the results as JSON to this file ('-' for stdout)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     add_arguments(p, ModelConfig)
-    p.set_defaults(func=cmd_bench)
+    p.set_defaults(func=cmd_bench, loads_models=True)

@@ -103,4 +103,4 @@ def add_command(sub) -> None:
     p.add_argument("--multi", help="write the N-1 frames between the images", metavar="N")
     p.add_argument("--overwrite", action="store_true")
     add_arguments(p, ModelConfig)
-    p.set_defaults(func=cmd_pair)
+    p.set_defaults(func=cmd_pair, loads_models=True)

@@ -72,10 +72,11 @@ def _partial_warnings(summary, args: argparse.Namespace, always: bool = False) -
 
 def run_one(args: argparse.Namespace, src: str, dst: str | None, options: RunOptions) -> int:
     from ..pipeline import run
+    from .interrupts import interrupt_event
 
     update, close = _progress_bar(args.quiet or args.json)
     try:
-        summary = run(src, dst, options, progress=update)
+        summary = run(src, dst, options, progress=update, cancel=interrupt_event())
     finally:
         close()
     return _print_summary(summary, args)
@@ -86,6 +87,7 @@ def run_batch(args: argparse.Namespace, inputs: list[Path], options: RunOptions)
     from ..batch import plan_outputs
     from ..batch import run_batch as run_all
     from ..errors import CancelledError
+    from .interrupts import interrupt_event
 
     out_dir = None
     if args.output:
@@ -96,7 +98,7 @@ def run_batch(args: argparse.Namespace, inputs: list[Path], options: RunOptions)
     items = plan_outputs(inputs, out_dir, options)
     update, close = _progress_bar(args.quiet or args.json)
     try:
-        run_all(items, options, progress=update)
+        run_all(items, options, progress=update, cancel=interrupt_event())
     except KeyboardInterrupt:
         pass
     finally:
@@ -209,11 +211,11 @@ def add_commands(sub) -> None:
     g.add_argument("--img", action="append", metavar="FOLDER", help="a folder of frames")
     for flag, (_, _, help_text) in ARTICLE_FLAGS.items():
         g.add_argument(flag, dest=flag.lstrip("-").lower(), action="store_true", help=help_text)
-    p.set_defaults(func=cmd_interpolate)
+    p.set_defaults(func=cmd_interpolate, loads_models=True)
 
     p = sub.add_parser("demo", help="4x montage of the built-in sample clip")
     p.add_argument("--output-dir", help="where to write the result (default ./demo-output)")
     add_arguments(p, VideoOptions, include=_DEMO_FLAGS)
     add_arguments(p, ModelConfig)
     _add_output_flags(p)
-    p.set_defaults(func=cmd_demo)
+    p.set_defaults(func=cmd_demo, loads_models=True)
