@@ -34,6 +34,7 @@ from ensemble_quality import CLIPS, MODES, decode, windows  # noqa: E402
 
 from fluidframes.engine import Interpolator  # noqa: E402
 from fluidframes.ensemble import Ensemble, Weighting  # noqa: E402
+from fluidframes.metrics import psnr  # noqa: E402
 from fluidframes.models.registry import ENSEMBLES, Pass  # noqa: E402
 from fluidframes.options import ModelConfig  # noqa: E402
 
@@ -51,14 +52,11 @@ def _huber(c: torch.Tensor, k: float, steps: int = 3) -> torch.Tensor:
 
 def rules(union: Ensemble, k: int) -> dict[str, Rule]:
     """The rules for ``k`` candidates (with two, every robust rule is the mean)."""
-    residual = Weighting("residual")
+    by_residual = Ensemble(union.members, passes=union.passes,
+                           weighting=Weighting("residual")).combine
 
     def weighted(c: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-        union.weighting = residual
-        try:
-            return union.combine(list(c[:, None]), list(r[:, None]))[0]
-        finally:
-            union.weighting = Weighting()
+        return by_residual(list(c[:, None]), list(r[:, None]))[0]
 
     out: dict[str, Rule] = {"mean": lambda c, r: c.mean(0), "residual": weighted}
     if k < 3:
@@ -73,9 +71,9 @@ def rules(union: Ensemble, k: int) -> dict[str, Rule]:
     return out
 
 
-def _psnr(x: torch.Tensor, truth: torch.Tensor) -> float:
-    x = x.mul(255).round_().clamp_(0, 255).div_(255)
-    return 10 * float(np.log10(1 / max(float((x - truth).square_().mean()), 1e-12)))
+def _psnr(x: torch.Tensor, truth: np.ndarray) -> float:
+    """PSNR of a C x H x W fp32 frame in [0, 1], rounded to 8 bits, against an 8-bit frame."""
+    return psnr(x.mul(255).round_().clamp_(0, 255).byte().permute(1, 2, 0).numpy(), truth)
 
 
 def main() -> None:
@@ -105,8 +103,7 @@ def main() -> None:
                         frames, residuals = union.candidates(union.prepare(fr[i]),
                                                              union.prepare(fr[i + span]), ts)
                         for j, t in enumerate(ts):
-                            truth = torch.from_numpy(fr[i + round(t * span)]).permute(2, 0, 1)
-                            truth = truth.float().div_(255)
+                            truth = fr[i + round(t * span)]
                             base = _psnr(frames[-1][j], truth)
                             c = torch.stack([f[j] for f in frames[:-1]])
                             r = torch.stack([x[j] for x in residuals[:-1]])
